@@ -1,0 +1,24 @@
+# The two commands a newcomer needs:  make run   and   make test
+.PHONY: run test setup lint validate train clean
+
+run: setup
+	.venv/bin/relaydesk run
+
+test: 
+	scripts/setup --browser
+	.venv/bin/relaydesk test
+
+setup:
+	scripts/setup
+
+lint: setup
+	.venv/bin/ruff check .
+
+validate: setup
+	.venv/bin/relaydesk rasa data validate
+
+train: setup
+	.venv/bin/relaydesk train
+
+clean:
+	rm -rf models/ var/ .pytest_cache

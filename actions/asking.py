@@ -1,0 +1,153 @@
+"""Questions the order forms ask that depend on data: which order, which item, confirm what."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.order_forms import verified_order_number
+from actions.returns_support import return_summary
+from actions.services import UsesServices
+from actions.verification import VERIFIED_CUSTOMER_SLOT
+from bot.store.views import OrderView
+
+# Which orders a verified shopper is most likely asking about, per flow.
+_ORDER_FILTERS = {
+    "cancel_order_form": lambda o: o.status in {"processing", "paid"},
+    "address_change_form": lambda o: o.status in {"processing", "paid"},
+    "return_form": lambda o: o.status in {"delivered", "shipped"} or o.returns != (),
+    "refund_status_form": lambda o: o.refunds != () or o.returns != () or o.status == "cancelled",
+}
+_MAX_ORDER_BUTTONS = 5
+
+
+def payload(intent: str, **entities: Any) -> str:
+    return f"/{intent}{json.dumps(entities)}" if entities else f"/{intent}"
+
+
+def order_button_title(order: OrderView) -> str:
+    return f"#{order.number} · {order.placed_at:%b} {order.placed_at.day} · {order.status}"
+
+
+def active_form(tracker: Tracker) -> str | None:
+    return (tracker.active_loop or {}).get("name")
+
+
+class ActionAskOrderNumber(UsesServices, Action):
+    """A verified shopper picks from their orders; anyone else types the number."""
+
+    def name(self) -> str:
+        return "action_ask_order_number"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        customer_id = tracker.get_slot(VERIFIED_CUSTOMER_SLOT)
+        orders: list[OrderView] = []
+        if customer_id:
+            orders = self.services.store.orders_for_customer(int(customer_id))
+            wanted = _ORDER_FILTERS.get(active_form(tracker) or "")
+            if wanted is not None:
+                orders = [o for o in orders if wanted(o)] or orders
+        if len(orders) <= 1 and not orders:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return []
+        buttons = [
+            {"title": order_button_title(o), "payload": payload("inform", order_id=o.number)}
+            for o in orders[:_MAX_ORDER_BUTTONS]
+        ]
+        dispatcher.utter_message(
+            text="Which order is it about? Pick one, or type another order number.",
+            buttons=buttons,
+        )
+        return []
+
+
+class ActionAskReturnItem(UsesServices, Action):
+    def name(self) -> str:
+        return "action_ask_return_item"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        number = verified_order_number(tracker)
+        order = self.services.store.find_order(number) if number else None
+        if order is None:
+            dispatcher.utter_message(response="utter_order_lookup_unavailable")
+            return []
+        buttons = [
+            {"title": line.name[:60], "payload": payload("inform", return_item=str(line.id))}
+            for line in order.lines
+        ]
+        dispatcher.utter_message(text="Which item would you like to return?", buttons=buttons)
+        return []
+
+
+class ActionAskConfirmed(UsesServices, Action):
+    """Show exactly what will change and ask for a yes before changing anything."""
+
+    def name(self) -> str:
+        return "action_ask_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        number = verified_order_number(tracker)
+        order = self.services.store.find_order(number) if number else None
+        if order is None:
+            dispatcher.utter_message(response="utter_order_lookup_unavailable")
+            return []
+        form = active_form(tracker)
+        yes, no = payload("affirm"), payload("deny")
+        if form == "cancel_order_form":
+            text, buttons = self._cancel_question(order), [("Yes, cancel it", yes)]
+            buttons.append(("No, keep it", no))
+        elif form == "address_change_form":
+            new = tracker.get_slot("new_address")
+            text = (
+                f"Change the delivery address of order #{order.number}\n"
+                f"from: {order.shipping_address.one_line()}\nto: {new}\n\nShall I make the change?"
+            )
+            buttons = [
+                ("Yes, change it", yes),
+                ("Fix the address", payload("inform", correction="new_address")),
+                ("No, leave it", no),
+            ]
+        else:
+            text = return_summary(self.services, tracker, order) + "\n\nShall I open the return?"
+            buttons = [
+                ("Yes, open it", yes),
+                ("Change item", payload("inform", correction="return_item")),
+                ("Change reason", payload("inform", correction="return_reason")),
+                ("Change condition", payload("inform", correction="return_condition")),
+                ("No, stop", no),
+            ]
+        dispatcher.utter_message(
+            text=text, buttons=[{"title": t, "payload": p} for t, p in buttons]
+        )
+        return []
+
+    def _cancel_question(self, order: OrderView) -> str:
+        policy = self.services.store_policy
+        items = "; ".join(f"{line.quantity} x {line.name}" for line in order.lines)
+        refund = (
+            f" You'll get a full refund of {order.total:.2f} {order.currency} to your original "
+            f"payment method within {policy.refund_business_days_min}-"
+            f"{policy.refund_business_days_max} business days."
+            if order.paid_at
+            else " You haven't been charged, so there's nothing to refund."
+        )
+        fee = (
+            " Cancelling is free."
+            if policy.cancellation_fee == 0
+            else f" A cancellation fee of {policy.cancellation_fee:.2f} {order.currency} applies."
+        )
+        return (
+            f"Here's what I'll cancel: order #{order.number} ({items}; total "
+            f"{order.total:.2f} {order.currency}).{fee}{refund}\n\nShall I cancel it?"
+        )

@@ -1,0 +1,106 @@
+"""What actions depend on, built once per action-server process.
+
+rasa-sdk instantiates action classes without arguments, so each action takes its `Services`
+as an optional constructor argument (tests inject their own) and falls back to this lazily
+built default. Nothing is constructed at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cache
+
+from bot.domain.order_changes import AddressChangePolicy, CancellationPolicy
+from bot.domain.order_status import OrderStatusDescriber
+from bot.domain.refund_status import RefundStatusDescriber, RefundTimeline
+from bot.domain.returns import ReturnPolicy
+from bot.domain.store_policy import StorePolicy
+from bot.domain.verification import VerificationPolicy
+from bot.settings import Settings
+from bot.store.database import Database
+from bot.store.order_commands import OrderCommands
+from bot.store.repository import StoreRepository
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: StoreRepository
+    verification: VerificationPolicy
+    policy: StorePolicy | None = None
+    commands: OrderCommands | None = None
+    describer: OrderStatusDescriber = field(default_factory=OrderStatusDescriber)
+    now: Callable[[], datetime] = _utc_now
+
+    def today(self) -> date:
+        return self.now().date()
+
+    @property
+    def store_policy(self) -> StorePolicy:
+        return self.policy or StorePolicy.load(self.settings.policy_file)
+
+    @property
+    def order_commands(self) -> OrderCommands:
+        if self.commands is None:
+            raise RuntimeError("these Services were built without OrderCommands")
+        return self.commands
+
+    @property
+    def return_policy(self) -> ReturnPolicy:
+        policy = self.store_policy
+        return ReturnPolicy(
+            window_days=policy.return_window_days,
+            vip_window_days=policy.vip_return_window_days,
+            non_returnable_categories=policy.non_returnable_categories,
+            final_sale_returnable=policy.final_sale_returnable,
+        )
+
+    @property
+    def cancellation_policy(self) -> CancellationPolicy:
+        return CancellationPolicy()
+
+    @property
+    def address_change_policy(self) -> AddressChangePolicy:
+        return AddressChangePolicy(self.store_policy.address_change_cutoff_hours)
+
+    @property
+    def refund_describer(self) -> RefundStatusDescriber:
+        policy = self.store_policy
+        return RefundStatusDescriber(
+            RefundTimeline(
+                inspection_business_days=policy.refund_inspection_business_days,
+                business_days_min=policy.refund_business_days_min,
+                business_days_max=policy.refund_business_days_max,
+                store_credit_business_days=policy.store_credit_business_days,
+            )
+        )
+
+
+@cache
+def default_services() -> Services:
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    return Services(
+        settings=settings,
+        store=StoreRepository(database),
+        verification=VerificationPolicy(max_attempts=settings.max_verification_attempts),
+        policy=StorePolicy.load(settings.policy_file),
+        commands=OrderCommands(database),
+    )
+
+
+class UsesServices:
+    """Mixin for actions: rasa-sdk constructs actions without arguments, tests pass Services."""
+
+    def __init__(self, services: Services | None = None) -> None:
+        self._services = services
+
+    @property
+    def services(self) -> Services:
+        return self._services or default_services()

@@ -1,0 +1,234 @@
+"""`relaydesk` command line: run the assistant, train, seed the store, test, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from bot.settings import Settings
+
+
+def _say(text: str) -> None:
+    print(f"relaydesk | {text}", flush=True)
+
+
+def prepare_store(settings: Settings, *, seed_demo: bool = True) -> None:
+    """Migrate the store and load the demo shop the first time (idempotent)."""
+    from bot.store.database import Database
+    from bot.store.repository import StoreRepository
+    from bot.store.seed import load_export
+
+    settings.tracker_db_path.parent.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.database_url)
+    try:
+        database.migrate()
+        if seed_demo and StoreRepository(database).is_empty():
+            report = load_export(settings.demo_store_path, database, rebase_dates=True)
+            _say(f"loaded the demo store from {settings.demo_store_path.name}: {report}")
+    finally:
+        database.dispose()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.processes.stack import stack_specs, train, with_token
+    from bot.processes.supervisor import ProcessFailed, Supervisor
+
+    settings = with_token(Settings.from_env())
+    _say(f"store: {settings.database_url}")
+    prepare_store(settings)
+    if not args.no_train:
+        _say("training the model if data or config changed (Rasa fingerprints them)")
+        train(settings, echo=print)
+    supervisor = Supervisor(
+        stack_specs(settings), log_dir=str(settings.repo_root / "var" / "logs")
+    )
+    supervisor.start()
+    try:
+        supervisor.wait_until_ready(progress=_say)
+        banner = (
+            f"\n  relaydesk is ready.\n\n  Chat with it:   {settings.webchat_url}\n"
+            f"  Rasa API token: {settings.rasa_token}  (set RASA_TOKEN to choose your own)\n"
+            "  Stop with Ctrl-C.\n"
+        )
+        print(banner, flush=True)
+        return supervisor.wait()
+    except ProcessFailed as failure:
+        _say(f"could not start: {failure}; see var/logs/")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _say("stopping all processes")
+        supervisor.stop()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.processes.stack import train
+
+    path = train(Settings.from_env(), force=args.force)
+    _say(f"model: {path}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from bot.store.database import Database
+    from bot.store.seed import StoreExportError, load_export
+
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    try:
+        database.migrate()
+        report = load_export(Path(args.path), database, rebase_dates=args.rebase_dates)
+    except StoreExportError as error:
+        print(f"relaydesk seed: {args.path} was not loaded:\n{error}", file=sys.stderr)
+        return 2
+    finally:
+        database.dispose()
+    _say(f"loaded {args.path}: {report}")
+    return 0
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    from bot.store.database import Database
+
+    database = Database(Settings.from_env().database_url)
+    database.migrate()
+    database.dispose()
+    _say("store schema is up to date")
+    return 0
+
+
+def cmd_bridge(_args: argparse.Namespace) -> int:
+    from handoff.bridge import serve
+
+    serve(Settings.from_env())
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    argv = [sys.executable, "-m", "pytest", *args.pytest_args]
+    return subprocess.call(argv, cwd=settings.repo_root)
+
+
+def cmd_eval_nlu(args: argparse.Namespace) -> int:
+    from bot.nlu_eval import format_report, run_nlu_eval
+    from bot.processes.stack import model_path
+
+    settings = Settings.from_env()
+    model = Path(args.model) if args.model else model_path(settings)
+    if not model.exists():
+        print(f"no model at {model}: run `relaydesk train` first", file=sys.stderr)
+        return 2
+    report = run_nlu_eval(model, Path(args.path), Path(args.out))
+    print(format_report(report))
+    return 0
+
+
+def cmd_kb(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from bot.knowledge.commands import check_command, eval_command, index_command
+
+    settings = Settings.from_env()
+    directory, policy = settings.knowledge_base_dir, settings.policy_file
+    if args.kb_command == "check":
+        return check_command(directory, policy, date.today(), sys.stdout)
+    if args.kb_command == "index":
+        output = Path(args.out) if args.out else settings.repo_root / "var" / "knowledge_index.json"
+        return index_command(directory, policy, output, sys.stdout)
+    questions = Path(args.questions) if args.questions else (
+        settings.repo_root / "tests" / "knowledge" / "retrieval_questions.yml"
+    )
+    return eval_command(questions, directory, policy, sys.stdout)
+
+
+def cmd_rasa(args: argparse.Namespace) -> int:
+    """Run any rasa command with relaydesk's environment (endpoints.yml needs it)."""
+    from bot.processes.stack import rasa_environment, venv_bin, with_token
+
+    settings = with_token(Settings.from_env())
+    extra = list(args.rasa_args)
+    if extra[:1] and extra[0] in {"train", "shell", "interactive", "test"} and not any(
+        a.startswith("--domain") for a in extra
+    ):
+        extra += ["--domain", str(settings.repo_root / "domain")]
+    if extra[:2] == ["data", "validate"] and "--domain" not in extra:
+        extra += ["--domain", str(settings.repo_root / "domain")]
+    env = {**os.environ, **rasa_environment(settings)}
+    return subprocess.call([venv_bin("rasa"), *extra], cwd=settings.repo_root, env=env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relaydesk", description="Omnichannel support assistant for online shops."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start Rasa, the action server and the bridge")
+    run.add_argument("--no-train", action="store_true", help="use the existing model as is")
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train the model if data/config changed")
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+
+    seed = sub.add_parser("seed", help="load a JSON store export (safe to re-run)")
+    seed.add_argument("path")
+    seed.add_argument(
+        "--rebase-dates", action="store_true", help="shift dates so reference_date is today"
+    )
+    seed.set_defaults(func=cmd_seed)
+
+    db = sub.add_parser("db", help="store schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    sub.add_parser("bridge", help="run the handoff bridge process").set_defaults(func=cmd_bridge)
+
+    from handoff.agent_cli import add_agent_commands
+
+    add_agent_commands(sub)  # relaydesk agent list|show|claim|reply|note|resolve|handback
+
+    test = sub.add_parser("test", help="run the test suite (pytest)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=cmd_test)
+
+    evaluate = sub.add_parser("eval", help="measure the assistant")
+    eval_sub = evaluate.add_subparsers(dest="eval_command", required=True)
+    nlu = eval_sub.add_parser("nlu", help="score an NLU test file (Rasa YAML)")
+    nlu.add_argument("path")
+    nlu.add_argument("--model", help="model archive (default: models/relaydesk.tar.gz)")
+    nlu.add_argument("--out", default="results/nlu", help="where reports and plots go")
+    nlu.set_defaults(func=cmd_eval_nlu)
+
+    kb = sub.add_parser("kb", help="knowledge-base articles (see docs/knowledge_base.md)")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    kb_sub.add_parser("check", help="check articles: fields, links, reviews, policy numbers")
+    kb_index = kb_sub.add_parser("index", help="build the search index and report counts")
+    kb_index.add_argument("--out", help="index file (default: var/knowledge_index.json)")
+    kb_eval = kb_sub.add_parser("eval", help="measure retrieval on a question set")
+    kb_eval.add_argument("questions", nargs="?", help="YAML question file")
+    kb.set_defaults(func=cmd_kb)
+
+    rasa = sub.add_parser("rasa", help="any rasa command, with relaydesk's environment")
+    rasa.add_argument("rasa_args", nargs=argparse.REMAINDER)
+    rasa.set_defaults(func=cmd_rasa)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    # A .env file at the repo root fills in variables the shell did not set (never overrides).
+    load_dotenv(Settings().repo_root / ".env", override=False)
+    args = build_parser().parse_args(argv)
+    raise SystemExit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The relaydesk stack: which processes run, with which arguments and environment.
+
+Used by `relaydesk run` and by the integration tests, so both start exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from bot.processes.supervisor import ProcessSpec, WarningNoiseFilter
+from bot.settings import Settings
+
+MODEL_NAME = "relaydesk"
+
+
+def venv_bin(name: str) -> str:
+    """Executables of the environment relaydesk itself runs in."""
+    return str(Path(sys.executable).parent / name)
+
+
+def with_token(settings: Settings) -> Settings:
+    """Rasa's HTTP API must never run open: make up a token for this run if none is set."""
+    return settings if settings.rasa_token else replace(settings, rasa_token=secrets.token_hex(16))
+
+
+def rasa_environment(settings: Settings) -> dict[str, str]:
+    """Environment every process shares (endpoints.yml reads the ACTION/RASA variables)."""
+    return {
+        "RELAYDESK_ROOT": str(settings.repo_root),
+        "DATABASE_URL": settings.database_url,
+        "RASA_TRACKER_DB": str(settings.tracker_db_path),
+        "ACTION_ENDPOINT_URL": settings.action_server_url,
+        "RASA_HOST": settings.rasa_host,
+        "RASA_PORT": str(settings.rasa_port),
+        "RASA_TOKEN": settings.rasa_token,
+        "ACTION_PORT": str(settings.action_port),
+        "BRIDGE_PORT": str(settings.bridge_port),
+        "PUBLIC_URL": settings.public_url,
+        "RELAYDESK_PROFILE": settings.profile,
+        # Messaging channels: credentials.yml refers to these and Rasa refuses unset
+        # variables there, so unconfigured channels get empty values (and answer 503).
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+        "TWILIO_WHATSAPP_FROM": settings.twilio_whatsapp_from,
+        "TWILIO_TEMPLATE_CONTENT_SID": settings.twilio_template_content_sid,
+        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
+        "MESSENGER_PAGE_ACCESS_TOKEN": settings.messenger_page_access_token,
+        "MESSENGER_APP_SECRET": settings.messenger_app_secret,
+        "MESSENGER_VERIFY_TOKEN": settings.messenger_verify_token,
+        "GRAPH_API_BASE_URL": settings.graph_api_base_url,
+        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token,
+        "TELEGRAM_WEBHOOK_SECRET": settings.telegram_webhook_secret,
+        "TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
+        "CHANNEL_SEND_ATTEMPTS": str(settings.channel_send_attempts),
+        "CHANNEL_RETRY_BASE_DELAY": str(settings.channel_retry_base_delay),
+        "CHANNEL_MAX_TURNS_IN_FLIGHT": str(settings.channel_max_turns_in_flight),
+        # Slack, service levels, escalation thresholds, the event broker's file (handoff/).
+        **settings.handoff.to_env(),
+        # Rasa phones home and prints banners otherwise.
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.models_dir / f"{MODEL_NAME}.tar.gz"
+
+
+def train_command(settings: Settings, *, force: bool = False) -> list[str]:
+    root = settings.repo_root
+    argv = [
+        venv_bin("rasa"), "train",
+        "--domain", str(root / "domain"),
+        "--data", str(root / "data"),
+        "--config", str(root / "config.yml"),
+        "--out", str(settings.models_dir),
+        "--fixed-model-name", MODEL_NAME,
+    ]  # fmt: skip
+    if force:
+        argv.append("--force")
+    return argv
+
+
+def train(settings: Settings, *, force: bool = False, echo: Callable[[str], None] = print) -> Path:
+    """Train unless data and config are unchanged since the last model (Rasa fingerprints)."""
+    settings.tracker_db_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        train_command(settings, force=force),
+        cwd=settings.repo_root,
+        env={**os.environ, **rasa_environment(settings)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    noise = WarningNoiseFilter()
+    for line in proc.stdout:
+        if noise.keep(line.rstrip()):
+            echo(f"train | {line.rstrip()}")
+    if proc.wait() != 0:
+        raise RuntimeError(f"rasa train failed with exit code {proc.returncode}")
+    return model_path(settings)
+
+
+def stack_specs(settings: Settings) -> list[ProcessSpec]:
+    root = settings.repo_root
+    env = rasa_environment(settings)
+    actions = ProcessSpec(
+        name="actions",
+        argv=[venv_bin("rasa"), "run", "actions", "--actions", "actions",
+              "--port", str(settings.action_port)],
+        health_url=f"http://127.0.0.1:{settings.action_port}/health",
+        # rasa-sdk binds 0.0.0.0 unless told otherwise; the action server has no auth of its
+        # own, so only Rasa on this host may reach it.
+        env={**env, "SANIC_HOST": "127.0.0.1"},
+        cwd=str(root),
+    )  # fmt: skip
+    rasa = ProcessSpec(
+        name="rasa",
+        argv=[
+            venv_bin("rasa"), "run",
+            "--enable-api", "--auth-token", settings.rasa_token,
+            "--interface", settings.rasa_host, "--port", str(settings.rasa_port),
+            "--credentials", str(root / "credentials.yml"),
+            "--endpoints", str(settings.endpoints_file),
+            "--model", str(model_path(settings)),
+            "--cors", "*",
+        ],
+        health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
+        env=env,
+        cwd=str(root),
+    )  # fmt: skip
+    bridge = ProcessSpec(
+        name="bridge",
+        argv=[venv_bin("relaydesk"), "bridge"],
+        health_url=f"http://127.0.0.1:{settings.bridge_port}/health",
+        env=env,
+        cwd=str(root),
+        ready_timeout=60,
+    )
+    return [actions, rasa, bridge]
+

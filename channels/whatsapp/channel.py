@@ -1,0 +1,192 @@
+"""``channels.whatsapp.WhatsAppInput``: WhatsApp through Twilio (docs/channels.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.settings import Settings
+from channels.core.channel import (
+    ChannelOutput,
+    ChannelRuntime,
+    OnNewMessage,
+    ProviderInput,
+    missing,
+)
+from channels.core.messages import (
+    OutboundMessage,
+    ParsedWebhook,
+    ProviderRequest,
+    Rendered,
+    utc_now,
+)
+from channels.whatsapp import parsing, rendering
+from channels.whatsapp.client import DEFAULT_API_BASE_URL, TwilioWhatsApp
+from channels.whatsapp.rendering import WindowAction, template_request, window_action
+
+# Twilio's SDK blocks; its calls get their own threads so a slow Twilio cannot starve the
+# default executor, which the webhooks need for the store.
+_TWILIO_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="twilio")
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    account_sid: str = ""
+    auth_token: str = ""
+    #: Twilio's WhatsApp sender ("whatsapp:+14155238886").
+    whatsapp_from: str = ""
+    #: Approved template (Content SID) for messages outside the 24-hour window.
+    template_content_sid: str = ""
+    api_base_url: str = DEFAULT_API_BASE_URL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any]) -> WhatsAppConfig:
+        values = {f.name: str(credentials.get(f.name) or "") for f in fields(cls)}
+        values["api_base_url"] = values["api_base_url"] or DEFAULT_API_BASE_URL
+        return cls(**values)
+
+
+class WhatsAppOutput(ChannelOutput):
+    @classmethod
+    def name(cls) -> str:
+        return parsing.CHANNEL
+
+
+class WhatsAppInput(ProviderInput):
+    """Inbound: POST /webhooks/whatsapp/webhook (messages), /webhooks/whatsapp/status
+    (status callbacks). Outbound: Twilio's Messages API from the configured sender."""
+
+    @classmethod
+    def name(cls) -> str:
+        return parsing.CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
+        return cls(
+            WhatsAppConfig.from_credentials(credentials or {}),
+            ChannelRuntime.from_settings(Settings.from_env()),
+        )
+
+    def __init__(
+        self,
+        config: WhatsAppConfig,
+        runtime: ChannelRuntime,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(runtime)
+        self.config = config
+        self._clock = clock
+        self._twilio: TwilioWhatsApp | None = None
+
+    @property
+    def status_callback_url(self) -> str:
+        return f"{self.runtime.public_url}/webhooks/{self.name()}/status"
+
+    def missing_settings(self) -> list[str]:
+        return missing(
+            [
+                ("TWILIO_ACCOUNT_SID", self.config.account_sid),
+                ("TWILIO_AUTH_TOKEN", self.config.auth_token),
+                ("TWILIO_WHATSAPP_FROM", self.config.whatsapp_from),
+            ]
+        )
+
+    def public_request_url(self, request: Request) -> str:
+        """The URL Twilio called: PUBLIC_URL + path, whatever a proxy forwarded us to."""
+        query = f"?{request.query_string}" if request.query_string else ""
+        return f"{self.runtime.public_url}{request.path}{query}"
+
+    def verify(self, request: Request) -> bool:
+        try:
+            params = parsing.parse_form(request.body)
+        except ValueError:
+            return False
+        signature = request.headers.get("X-Twilio-Signature", "")
+        return parsing.signature_valid(
+            self.config.auth_token, self.public_request_url(request), params, signature
+        )
+
+    def parse(self, request: Request) -> ParsedWebhook:
+        return parsing.parse_webhook(parsing.parse_form(request.body), self._clock())
+
+    def acknowledge(self) -> HTTPResponse:
+        # Empty TwiML: Twilio sends nothing itself; replies go out through the API.
+        return response.text("<Response/>", content_type="text/xml")
+
+    def add_routes(self, blueprint: Blueprint, on_new_message: OnNewMessage) -> None:
+        @blueprint.route("/status", methods=["POST"])
+        async def status_callback(request: Request) -> HTTPResponse:
+            return await self.receive(request, on_new_message)
+
+    def render(self, message: OutboundMessage) -> Rendered:
+        return rendering.render(message)
+
+    def output_channel(self, inbound_id: int | None) -> WhatsAppOutput:
+        return WhatsAppOutput(self, inbound_id)
+
+    @property
+    def twilio(self) -> TwilioWhatsApp:
+        if self._twilio is None:
+            self._twilio = TwilioWhatsApp(
+                self.config.account_sid,
+                self.config.auth_token,
+                self.config.whatsapp_from,
+                api_base_url=self.config.api_base_url,
+                status_callback=self.status_callback_url,
+            )
+        return self._twilio
+
+    async def transmit(self, external_id: str, request: ProviderRequest) -> str | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_TWILIO_THREADS, self.twilio.send, external_id, request)
+
+    async def deliver(
+        self, external_id: str, message: OutboundMessage, *, inbound_id: int | None
+    ) -> None:
+        """Like the base, but each request first passes WhatsApp's 24-hour rule."""
+        name = self.name()
+        rendered = self.render(message)
+        if rendered.choices:
+            await asyncio.to_thread(self.store.offer_choices, name, external_id, rendered.choices)
+        for request in rendered.requests:
+            window = await asyncio.to_thread(self.store.window, name, external_id)
+            action = window_action(
+                window.last_inbound_at,
+                window.template_sent_at,
+                self._clock(),
+                template_configured=bool(self.config.template_content_sid),
+            )
+            if action is WindowAction.SEND:
+                await self.sender.send(external_id, request, inbound_id=inbound_id)
+            elif action is WindowAction.TEMPLATE:
+                sid = self.config.template_content_sid
+                await self.sender.record_blocked(
+                    external_id, request,
+                    f"outside WhatsApp's 24-hour window; template {sid} sent instead",
+                    inbound_id=inbound_id,
+                )  # fmt: skip
+                result = await self.sender.send(
+                    external_id, template_request(sid, request), inbound_id=inbound_id
+                )
+                if result.status == "sent":
+                    await asyncio.to_thread(self.store.mark_template_sent, name, external_id)
+            else:
+                reason = (
+                    "outside WhatsApp's 24-hour window and the template was already sent; "
+                    "waiting for the shopper to write"
+                    if self.config.template_content_sid
+                    else "outside WhatsApp's 24-hour window and no template configured "
+                    "(TWILIO_TEMPLATE_CONTENT_SID)"
+                )
+                await self.sender.record_blocked(
+                    external_id, request, reason, inbound_id=inbound_id
+                )

@@ -1,0 +1,1 @@
+"""The handoff bridge: the process between Rasa conversations and the human agent queue."""

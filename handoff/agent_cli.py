@@ -1,0 +1,176 @@
+"""`relaydesk agent ...`: work tickets from a terminal, without Slack.
+
+The commands change the same database the bridge works from, with the same effects as the
+Slack buttons: the bridge delivers the queued messages to the shopper (through Rasa's HTTP API,
+with its token) and updates the Slack card if there is one. `reply` waits a few seconds to
+report whether the message reached the shopper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.domain.handoff_ticket import AgentAction, DeliveryStatus
+from bot.settings import Settings
+from bot.store.database import Database
+from handoff.outbox import Outbox
+from handoff.tickets import Agent, Outcome, TicketStore, TicketView
+
+Print = Callable[[str], None]
+HEADER = "ticket prio status      route     channel       age  agent            why"
+
+
+def _age(moment: datetime) -> str:
+    minutes = int((datetime.now(UTC) - moment).total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+
+
+def _row(ticket: TicketView) -> str:
+    who = ticket.agent_name or "-"
+    reason = ticket.reason_labels[0] if ticket.reasons else ""
+    return (
+        f"#{ticket.id:<5} {ticket.priority}  {ticket.status:<11} {ticket.route:<9} "
+        f"{ticket.channel:<9} {_age(ticket.opened_at):>7}  {who:<16} {reason}"
+    )
+
+
+class AgentConsole:
+    def __init__(
+        self, tickets: TicketStore, outbox: Outbox, agent: Agent, say: Print = print
+    ) -> None:
+        self.tickets = tickets
+        self.outbox = outbox
+        self.agent = agent
+        self.say = say
+
+    def list(self, show_all: bool) -> int:
+        rows = self.tickets.tickets(active_only=not show_all)
+        if not rows:
+            self.say("No open tickets.")
+            return 0
+        self.say(HEADER)
+        for ticket in rows:
+            self.say(_row(ticket))
+        return 0
+
+    def show(self, ticket_id: int) -> int:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            self.say(f"There is no ticket #{ticket_id}.")
+            return 1
+        self.say(_row(ticket))
+        context = ticket.context
+        customer = context.get("customer")
+        if customer:
+            vip = "VIP, " if customer.get("vip") else ""
+            self.say(
+                f"customer: {customer['name']} {customer['email']} "
+                f"({vip}lifetime value {customer['lifetime_value']})"
+            )
+        for order in context.get("orders") or []:
+            parcels = ", ".join(
+                f"{s['carrier']} {s['tracking_number']} ({s['status']})"
+                for s in order.get("shipments") or []
+            )
+            self.say(f"order #{order['number']}: {order['status']}, {order['total']} {parcels}")
+        self.say("why: " + "; ".join(ticket.reason_labels))
+        self.say("-" * 72)
+        for message in self.tickets.messages(ticket_id):
+            author = message.author or message.direction.value
+            self.say(f"{message.created_at:%H:%M} {author:>10}: {message.text}")
+        return 0
+
+    def claim(self, ticket_id: int) -> int:
+        return self._report(self.tickets.claim(ticket_id, self.agent, via="cli"))
+
+    def reply(self, ticket_id: int, text: str, wait: float) -> int:
+        outcome = self.tickets.reply(ticket_id, self.agent, text, via="cli")
+        code = self._report(outcome)
+        if outcome.ok and outcome.shopper_delivery_id is not None:
+            self._wait_for(outcome.shopper_delivery_id, wait)
+        return code
+
+    def note(self, ticket_id: int, text: str) -> int:
+        return self._report(self.tickets.note(ticket_id, self.agent, text, via="cli"))
+
+    def close(self, ticket_id: int, action: AgentAction) -> int:
+        return self._report(self.tickets.close(ticket_id, self.agent, action, via="cli"))
+
+    def _report(self, outcome: Outcome) -> int:
+        self.say(outcome.message)
+        return 0 if outcome.ok else 1
+
+    def _wait_for(self, delivery_id: int, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            status = self.outbox.status_of(delivery_id)
+            if status is DeliveryStatus.DELIVERED:
+                self.say("Delivered to the shopper.")
+                return
+            if status is DeliveryStatus.FAILED:
+                self.say("Rasa refused the message; see the bridge log (var/logs/bridge.log).")
+                return
+            time.sleep(0.1)
+        self.say("Queued: the bridge delivers it as soon as Rasa answers (is `relaydesk run` up?).")
+
+
+def add_agent_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agent = sub.add_parser("agent", help="work handoff tickets from the terminal (no Slack needed)")
+    agent.add_argument("--as", dest="agent_name", help="your name (default: $RELAYDESK_AGENT)")
+    commands = agent.add_subparsers(dest="agent_command", required=True)
+    listing = commands.add_parser("list", help="open tickets, most urgent first")
+    listing.add_argument("--all", action="store_true", help="closed tickets too")
+    for name, help_text in (
+        ("show", "a ticket's context and conversation"),
+        ("claim", "take a ticket (the shopper is told a person joined)"),
+        ("resolve", "close it; the bot resumes and asks for a rating"),
+        ("handback", "hand the conversation back to the bot (asks for a rating too)"),
+    ):
+        commands.add_parser(name, help=help_text).add_argument("ticket", type=int)
+    for name, help_text in (
+        ("reply", "send a message to the shopper, signed with your first name"),
+        ("note", "an internal note (never sent to the shopper)"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("ticket", type=int)
+        command.add_argument("text", nargs="+")
+        if name == "reply":
+            command.add_argument(
+                "--wait", type=float, default=5.0, help="seconds to wait for delivery (5)"
+            )
+    agent.set_defaults(func=run_agent_command)
+
+
+def run_agent_command(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    try:
+        database.migrate()
+        name = args.agent_name or settings.handoff.cli_agent_name or "Support agent"
+        console = AgentConsole(
+            TicketStore(
+                database,
+                slack_enabled=settings.handoff.slack_enabled,
+                store_name=settings.store_name,
+            ),
+            Outbox(database),
+            Agent(id=f"cli:{name.lower().replace(' ', '.')}", name=name),
+        )
+        command = args.agent_command
+        if command == "list":
+            return console.list(args.all)
+        if command == "show":
+            return console.show(args.ticket)
+        if command == "claim":
+            return console.claim(args.ticket)
+        if command == "reply":
+            return console.reply(args.ticket, " ".join(args.text), wait=args.wait)
+        if command == "note":
+            return console.note(args.ticket, " ".join(args.text))
+        action = AgentAction.RESOLVE if command == "resolve" else AgentAction.HAND_BACK
+        return console.close(args.ticket, action)
+    finally:
+        database.dispose()

@@ -1,0 +1,192 @@
+"""The bridge process (`relaydesk bridge`): the human handoff between Rasa and the agents.
+
+One aiohttp server on 127.0.0.1 with
+- `/health`: store and Rasa reachability, for the run command and deployment probes;
+- `/slack/events`: the Slack app (events and interactivity), when Slack is configured;
+and background tasks:
+- the event source: shopper messages of handed-off conversations, from Rasa's event broker,
+  logged on their ticket (handoff/events.py);
+- the Slack worker and the shopper worker: the outbox, delivered in order with retries;
+- the SLA watcher: re-alerts for tickets nobody has claimed in time.
+
+Without Slack credentials everything but `/slack/events` still runs: tickets queue in the
+database and agents work them with `relaydesk agent ...`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import requests
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import text
+
+from bot.domain.handoff_hours import BusinessHours
+from bot.settings import Settings
+from bot.store.database import Database
+from handoff.events import Cursors, RabbitSource, ShopperRelay, SqlBrokerSource
+from handoff.outbox import Outbox
+from handoff.rasa_client import RasaClient
+from handoff.slack_app import AgentDesk, build_slack_app
+from handoff.slack_gateway import SlackGateway
+from handoff.tickets import TicketStore
+from handoff.workers import ShopperWorker, SlackWorker, SlaWatcher, run_forever
+
+logger = logging.getLogger(__name__)
+
+#: Work queued by other processes (action server, CLI) is noticed within this time.
+IDLE_POLL_SECONDS = 0.25
+SLA_CHECK_SECONDS = 15.0
+
+
+class BridgeHealth:
+    def __init__(self, database: Database, rasa_url: str) -> None:
+        self._database = database
+        self._rasa_url = rasa_url
+
+    def check(self) -> dict[str, str]:
+        report = {"status": "ok", "database": "ok", "rasa": "ok"}
+        try:
+            with self._database.session() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as error:  # any failure means "not healthy", with the reason
+            report.update(status="degraded", database=f"error: {type(error).__name__}")
+        try:
+            requests.get(self._rasa_url, timeout=1).raise_for_status()
+        except requests.RequestException:
+            # Rasa starts slower than the bridge; the bridge is still able to queue work.
+            report["rasa"] = "unreachable"
+        return report
+
+
+def build_app(health: BridgeHealth, slack: AsyncApp | None = None) -> web.Application:
+    async def health_handler(_request: web.Request) -> web.Response:
+        report = await asyncio.to_thread(health.check)
+        status = 200 if report["database"] == "ok" else 503
+        return web.json_response(report, status=status)
+
+    app = web.Application()
+    app.router.add_get("/health", health_handler)
+    if slack is not None:
+
+        async def slack_handler(request: web.Request) -> web.Response:
+            response = await slack.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
+
+        app.router.add_post("/slack/events", slack_handler)
+    return app
+
+
+class Bridge:
+    """Everything the bridge runs, built from `Settings` (tests build it the same way)."""
+
+    def __init__(self, settings: Settings) -> None:
+        config = settings.handoff
+        self.settings = settings
+        self.database = Database(settings.database_url)
+        self.tickets = TicketStore(
+            self.database, slack_enabled=config.slack_enabled, store_name=settings.store_name
+        )
+        self.outbox = Outbox(self.database)
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_token)
+        self.wake_slack, self.wake_shopper = asyncio.Event(), asyncio.Event()
+        self.gateway = (
+            SlackGateway.connect(config.slack_bot_token, config.slack_api_url)
+            if config.slack_enabled
+            else None
+        )
+        self.relay = ShopperRelay(self.tickets, on_relayed=self.wake_slack.set)
+        self.sla = SlaWatcher(
+            self.tickets, BusinessHours.parse(config.business_hours, config.timezone), config
+        )
+        self.shopper_worker = ShopperWorker(
+            self.outbox, self.tickets, self.rasa, on_reaction=self._react
+        )
+        self.slack_worker = (
+            SlackWorker(self.outbox, self.tickets, self.gateway, config) if self.gateway else None
+        )
+        self.slack_app = (
+            build_slack_app(
+                AgentDesk(self.tickets, self.gateway, config, self._wake_all),
+                self.gateway,
+                config.slack_signing_secret,
+            )
+            if self.gateway
+            else None
+        )
+
+    def _wake_all(self) -> None:
+        self.wake_shopper.set()
+        self.wake_slack.set()
+
+    def _react(self, ticket_id: int, message: dict[str, str], name: str) -> None:
+        self.tickets.queue_reaction(ticket_id, message, name)
+        self.wake_slack.set()
+
+    def event_source(self) -> SqlBrokerSource | RabbitSource:
+        config = self.settings.handoff
+        if self.settings.profile == "production":
+            return RabbitSource(config.rabbitmq_url, config.rabbitmq_queue, self.relay)
+        return SqlBrokerSource(config.events_db_path, Cursors(self.database), self.relay)
+
+    def application(self) -> web.Application:
+        app = build_app(BridgeHealth(self.database, self.settings.rasa_url), self.slack_app)
+        app.cleanup_ctx.append(self._background)
+        return app
+
+    async def _background(self, _app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        source = self.event_source()
+        tasks = [
+            asyncio.create_task(source.run(stop), name="event-source"),
+            self._loop(self.shopper_worker.run_once, self.wake_shopper, stop, "shopper worker"),
+            self._loop(self._sla_step, asyncio.Event(), stop, "SLA watcher", SLA_CHECK_SECONDS),
+        ]
+        if self.slack_worker is not None:
+            tasks.append(self._loop(self.slack_worker.run_once, self.wake_slack, stop, "Slack"))
+        else:
+            logger.info("Slack is not configured: tickets queue for `relaydesk agent`")
+        yield
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.rasa.close()
+        if isinstance(source, SqlBrokerSource):
+            source.close()
+
+    async def _sla_step(self) -> int:
+        self.sla.run_once()
+        self.wake_slack.set()
+        return 0
+
+    @staticmethod
+    def _loop(
+        step: Callable[[], Awaitable[int]],
+        wake: asyncio.Event,
+        stop: asyncio.Event,
+        name: str,
+        idle: float = IDLE_POLL_SECONDS,
+    ) -> asyncio.Task[Any]:
+        return asyncio.create_task(
+            run_forever(step, wake, stop, idle_seconds=idle, name=name), name=name
+        )
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    bridge = Bridge(settings)
+    logger.info(
+        "bridge listening on 127.0.0.1:%s (Slack %s)",
+        settings.bridge_port,
+        "on" if bridge.slack_app else "off",
+    )
+    web.run_app(bridge.application(), host="127.0.0.1", port=settings.bridge_port, print=None)

@@ -1,0 +1,145 @@
+"""The ticket card in Slack (Block Kit), drawn from the ticket alone. Pure.
+
+Posted once and updated in place (chat.update) whenever the ticket changes, so it always shows
+the current state: who has it, whether it is closed, the shopper's rating.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.handoff_ticket import TicketStatus
+from bot.domain.handoff_transcript import slack_escape
+from handoff.tickets import TicketView
+
+CLAIM, RESOLVE, HAND_BACK = "handoff_claim", "handoff_resolve", "handoff_hand_back"
+ACTION_IDS = (CLAIM, RESOLVE, HAND_BACK)
+_PRIORITY_ICONS = {"P1": ":red_circle:", "P2": ":large_orange_circle:", "P3": ":large_blue_circle:"}
+
+
+def _money(amount: str | None) -> str:
+    return f"${float(amount):,.2f}" if amount else "n/a"
+
+
+def _customer_field(context: dict[str, Any]) -> str:
+    customer = context.get("customer")
+    if not customer:
+        return "*Customer*\nNot verified"
+    contact = " · ".join(part for part in (customer.get("email"), customer.get("phone")) if part)
+    return f"*Customer*\n{slack_escape(customer['name'])} · {contact}"
+
+
+def _vip_field(context: dict[str, Any]) -> str:
+    customer = context.get("customer")
+    if not customer:
+        return "*VIP*\nunknown"
+    flag = ":star: VIP" if customer.get("vip") else "No"
+    return f"*VIP · lifetime value*\n{flag} · {_money(customer.get('lifetime_value'))}"
+
+
+def _status_text(ticket: TicketView) -> str:
+    if ticket.status is TicketStatus.OPEN:
+        return ":hourglass_flowing_sand: Waiting for an agent"
+    if ticket.status is TicketStatus.CLAIMED:
+        return f":raising_hand: {ticket.agent_name}"
+    verb = "Resolved" if ticket.status is TicketStatus.RESOLVED else "Handed back to the bot"
+    rating = f" · rated {ticket.csat_score}/5" if ticket.csat_score else ""
+    return f":white_check_mark: {verb} by {ticket.agent_name}{rating}"
+
+
+def _orders_text(context: dict[str, Any]) -> str:
+    orders = context.get("orders") or []
+    if not orders:
+        return "*Orders*\nNone verified in this conversation"
+    lines = []
+    for order in orders:
+        parcels = [
+            f"{s['carrier']} <{s['tracking_url']}|{s['tracking_number']}> ({s['status']})"
+            for s in order.get("shipments") or []
+        ]
+        tracking = "; ".join(parcels) if parcels else "not shipped"
+        lines.append(
+            f"• #{order['number']} · {order['status']} · {_money(order.get('total'))} · {tracking}"
+        )
+    return "*Orders*\n" + "\n".join(lines)
+
+
+def card_text(ticket: TicketView) -> str:
+    """The notification / fallback text of the card."""
+    reason = ticket.reason_labels[0] if ticket.reasons else "handoff"
+    return f"{ticket.priority} ticket #{ticket.id} ({ticket.route}): {reason}"
+
+
+def card_blocks(ticket: TicketView) -> list[dict[str, Any]]:
+    context = ticket.context
+    icon = _PRIORITY_ICONS.get(ticket.priority, "")
+    confidence = context.get("confidence")
+    sentiment = context.get("sentiment")
+    fields = [
+        _customer_field(context),
+        _vip_field(context),
+        f"*Channel*\n{context.get('channel') or ticket.channel}",
+        f"*Status*\n{_status_text(ticket)}",
+        f"*Intent*\n`{context.get('intent') or 'unknown'}`"
+        + (f" ({confidence:.0%})" if isinstance(confidence, int | float) else ""),
+        f"*Sentiment*\n{context.get('sentiment_label', 'n/a')}"
+        + (f" ({sentiment:+.2f})" if isinstance(sentiment, int | float) else ""),
+    ]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": f"{ticket.priority} · {ticket.route} · Ticket #{ticket.id}",
+            },
+        },
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        _section(f"{icon} *Why*\n" + "\n".join(f"• {label}" for label in ticket.reason_labels)),
+        _section(_orders_text(context)),
+        _section(f"*Summary*\n{slack_escape(str(context.get('summary') or ''))}"),
+    ]
+    if ticket.status.is_active:
+        actions = {"type": "actions", "block_id": "handoff_actions", "elements": _buttons(ticket)}
+        blocks.append(actions)
+    if ticket.reopen_count:
+        blocks.append(_context(f"Reopened {ticket.reopen_count} time(s)"))
+    return blocks
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _button(action_id: str, label: str, ticket: TicketView, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": str(ticket.id),
+        **extra,
+    }
+
+
+def _buttons(ticket: TicketView) -> list[dict[str, Any]]:
+    buttons = []
+    if ticket.status is TicketStatus.OPEN:
+        buttons.append(_button(CLAIM, "Claim", ticket, style="primary"))
+    buttons.append(_button(RESOLVE, "Resolve", ticket))
+    buttons.append(
+        _button(
+            HAND_BACK,
+            "Hand back to bot",
+            ticket,
+            confirm={
+                "title": {"type": "plain_text", "text": "Hand back to the bot?"},
+                "text": {"type": "plain_text", "text": "The assistant takes the chat over again."},
+                "confirm": {"type": "plain_text", "text": "Hand back"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            },
+        )
+    )
+    return buttons

@@ -1,0 +1,166 @@
+"""The delivery queue (transactional outbox) between the handoff and the outside world.
+
+Whatever must reach Slack or the shopper is first written to `handoff_outbox`, in the same
+transaction as the state change that causes it (a ticket opened, a message logged). The
+bridge's workers then deliver rows per ticket in id order and retry until the other side
+answers. So a crash, a Slack outage or a Rasa restart delays a message but never loses or
+reorders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.domain.handoff_ticket import DeliveryStatus, Destination
+from bot.store.database import Database
+from bot.store.handoff_models import HandoffDelivery
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    ticket_id: int
+    destination: Destination
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime
+
+
+def enqueue(
+    session: Session,
+    ticket_id: int,
+    destination: Destination,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    now: datetime,
+) -> HandoffDelivery:
+    """Queue a delivery inside the caller's transaction (commits or rolls back with it)."""
+    row = HandoffDelivery(
+        ticket_id=ticket_id,
+        destination=destination,
+        kind=kind,
+        payload=payload or {},
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+class Outbox:
+    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._database = database
+        self._clock = clock
+
+    def due(self, destination: Destination, limit: int = 200) -> list[list[Delivery]]:
+        """Pending deliveries, grouped per ticket in id order; a ticket whose oldest pending
+        row is waiting for its retry time is left out entirely (order within a ticket)."""
+        now = self._clock()
+        with self._database.session() as session:
+            rows = session.execute(
+                select(HandoffDelivery)
+                .where(
+                    HandoffDelivery.destination == destination,
+                    HandoffDelivery.status == DeliveryStatus.PENDING,
+                )
+                .order_by(HandoffDelivery.id)
+                .limit(limit)
+            ).scalars()
+            groups: dict[int, list[Delivery]] = {}
+            for row in rows:
+                groups.setdefault(row.ticket_id, []).append(
+                    Delivery(
+                        row.id,
+                        row.ticket_id,
+                        row.destination,
+                        row.kind,
+                        dict(row.payload),
+                        row.attempts,
+                        row.next_attempt_at,
+                    )
+                )
+        return [group for group in groups.values() if group[0].next_attempt_at <= now]
+
+    def delivered(self, delivery_id: int, **payload_updates: Any) -> None:
+        with self._database.session() as session:
+            row = session.get(HandoffDelivery, delivery_id)
+            if row is None:
+                return
+            row.status = DeliveryStatus.DELIVERED
+            row.delivered_at = self._clock()
+            row.attempts += 1
+            if payload_updates:
+                row.payload = {**row.payload, **payload_updates}
+
+    def retry_later(self, delivery_id: int, error: str, delay: float) -> None:
+        with self._database.session() as session:
+            session.execute(
+                update(HandoffDelivery)
+                .where(HandoffDelivery.id == delivery_id)
+                .values(
+                    attempts=HandoffDelivery.attempts + 1,
+                    last_error=error[:500],
+                    next_attempt_at=self._clock() + timedelta(seconds=delay),
+                )
+            )
+
+    def failed(self, delivery_id: int, error: str) -> None:
+        with self._database.session() as session:
+            session.execute(
+                update(HandoffDelivery)
+                .where(HandoffDelivery.id == delivery_id)
+                .values(
+                    status=DeliveryStatus.FAILED,
+                    attempts=HandoffDelivery.attempts + 1,
+                    last_error=error[:500],
+                )
+            )
+
+    def save_progress(self, delivery_id: int, **payload_updates: Any) -> None:
+        """Remember a finished step of a multi-step delivery, so a retry skips it."""
+        with self._database.session() as session:
+            row = session.get(HandoffDelivery, delivery_id)
+            if row is not None:
+                row.payload = {**row.payload, **payload_updates}
+
+    def pending(self, destination: Destination | None = None) -> int:
+        with self._database.session() as session:
+            query = select(func.count(HandoffDelivery.id)).where(
+                HandoffDelivery.status == DeliveryStatus.PENDING
+            )
+            if destination is not None:
+                query = query.where(HandoffDelivery.destination == destination)
+            return int(session.execute(query).scalar_one())
+
+    def status_of(self, delivery_id: int) -> DeliveryStatus | None:
+        with self._database.session() as session:
+            row = session.get(HandoffDelivery, delivery_id)
+            return row.status if row is not None else None
+
+    def retry_now(self, destination: Destination) -> None:
+        """Bring every waiting retry forward (the other side has just answered again)."""
+        now = self._clock()
+        with self._database.session() as session:
+            session.execute(
+                update(HandoffDelivery)
+                .where(
+                    HandoffDelivery.destination == destination,
+                    HandoffDelivery.status == DeliveryStatus.PENDING,
+                    HandoffDelivery.next_attempt_at > now,
+                )
+                .values(next_attempt_at=now)
+            )

@@ -1,0 +1,183 @@
+"""From a Rasa conversation and the store to what the escalation policy and the ticket need.
+
+The adapter between rasa-sdk's `Tracker` (event dicts and slots) and the pure
+`bot.domain.escalation` dataclasses, plus the card context agents see (masked contact, VIP,
+orders with tracking, intent, sentiment, summary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+from rasa_sdk import Tracker
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from bot.domain.contacts import mask_email, mask_phone
+from bot.domain.escalation import CustomerSignals, EscalationSignals, OrderSignals, Turn
+from bot.domain.handoff_transcript import Line, summarise
+from bot.store.ports import StorePort
+from bot.store.views import CustomerView, OrderView
+
+VERIFIED_CUSTOMER_SLOT = "verified_customer_id"
+VERIFIED_ORDERS_SLOT = "verified_order_numbers"
+ORDER_NUMBER_SLOT = "order_number"
+#: A bot message offering this payload is an offer of a person; "yes" accepts it.
+PERSON_PAYLOAD = "/contact_human_agent"
+#: Events after which earlier turns no longer count towards "not understood twice in a row".
+_TURN_BOUNDARIES = frozenset({"session_started", "restart", "pause", "resume"})
+
+
+@cache
+def _analyzer() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment(text: str) -> float:
+    """VADER's compound score: -1 (very negative) to 1 (very positive)."""
+    return float(_analyzer().polarity_scores(text or "")["compound"]) if text else 0.0
+
+
+def sentiment_label(score: float) -> str:
+    if score <= -0.5:
+        return "very negative"
+    if score <= -0.05:
+        return "negative"
+    return "positive" if score >= 0.05 else "neutral"
+
+
+@dataclass(frozen=True)
+class KnownShopper:
+    """What the store says about the shopper behind the conversation (if they verified)."""
+
+    customer: CustomerView | None
+    orders: tuple[OrderView, ...]
+    #: The order the conversation is about (the latest one verified).
+    focus: OrderView | None
+
+
+def earlier_turns(events: Sequence[Mapping[str, Any]]) -> tuple[Turn, ...]:
+    """Shopper turns before the latest one, back to the last session start or handoff."""
+    turns: list[Turn] = []
+    seen_latest = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind in _TURN_BOUNDARIES:
+            break
+        if kind != "user":
+            continue
+        if not seen_latest:
+            seen_latest = True
+            continue
+        intent = (event.get("parse_data") or {}).get("intent") or {}
+        turns.append(Turn(intent.get("name"), float(intent.get("confidence") or 0.0)))
+    return tuple(reversed(turns))
+
+
+def person_offered(events: Sequence[Mapping[str, Any]]) -> bool:
+    """Did the bot, since the shopper's previous message, offer a person (a button)?"""
+    seen_latest = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest:
+                return False
+            seen_latest = True
+        elif kind == "bot" and seen_latest:
+            buttons = (event.get("data") or {}).get("buttons") or []
+            if any(button.get("payload") == PERSON_PAYLOAD for button in buttons):
+                return True
+    return False
+
+
+def known_shopper(tracker: Tracker, store: StorePort) -> KnownShopper:
+    numbers = [str(n) for n in tracker.get_slot(VERIFIED_ORDERS_SLOT) or []]
+    orders = tuple(order for n in numbers if (order := store.find_order(n)) is not None)
+    mentioned = tracker.get_slot(ORDER_NUMBER_SLOT)
+    focus = next((o for o in orders if o.number == mentioned), orders[-1] if orders else None)
+    customer = focus.customer if focus else None
+    channel = tracker.get_latest_input_channel()
+    if customer is None and channel:
+        customer = store.customer_for_identity(channel, tracker.sender_id)
+        if customer is not None:
+            # A returning shopper verified in an earlier session: show their recent orders.
+            orders = tuple(store.orders_for_customer(customer.id)[:3])
+    return KnownShopper(customer, orders, focus)
+
+
+def order_signals(order: OrderView) -> OrderSignals:
+    statuses = tuple(str(s.status) for s in order.shipments)
+    delivered = [s.delivered_at for s in order.shipments if s.delivered_at is not None]
+    all_delivered = bool(order.shipments) and len(delivered) == len(order.shipments)
+    return OrderSignals(
+        number=order.number,
+        total=order.total,
+        status=str(order.status),
+        shipment_statuses=statuses,
+        delivered_on=max(delivered).date() if all_delivered else None,
+        has_returnable_items=any(line.can_be_returned for line in order.lines),
+    )
+
+
+def escalation_signals(tracker: Tracker, shopper: KnownShopper, today: date) -> EscalationSignals:
+    latest = tracker.latest_message or {}
+    intent = latest.get("intent") or {}
+    text = str(latest.get("text") or "")
+    customer = shopper.customer
+    return EscalationSignals(
+        text=text,
+        intent=intent.get("name"),
+        confidence=float(intent.get("confidence") or 0.0),
+        earlier_turns=earlier_turns(tracker.events),
+        sentiment=sentiment(text),
+        customer=CustomerSignals(customer.is_vip, customer.lifetime_value) if customer else None,
+        order=order_signals(shopper.focus) if shopper.focus else None,
+        today=today,
+        person_offered=person_offered(tracker.events),
+    )
+
+
+def _order_card(order: OrderView) -> dict[str, Any]:
+    return {
+        "number": order.number,
+        "status": str(order.status),
+        "total": str(order.total),
+        "currency": order.currency,
+        "shipments": [
+            {
+                "carrier": s.carrier,
+                "tracking_number": s.tracking_number,
+                "tracking_url": s.tracking_url,
+                "status": str(s.status),
+            }
+            for s in order.shipments
+        ],
+    }
+
+
+def card_context(
+    tracker: Tracker, shopper: KnownShopper, signals: EscalationSignals, lines: Iterable[Line]
+) -> dict[str, Any]:
+    """The JSON the ticket card is drawn from (handoff/cards.py)."""
+    customer = shopper.customer
+    return {
+        "customer": {
+            "name": f"{customer.first_name} {customer.last_name[:1]}.",
+            "email": mask_email(customer.email),
+            "phone": mask_phone(customer.phone) if customer.phone else None,
+            "vip": customer.is_vip,
+            "lifetime_value": str(customer.lifetime_value),
+        }
+        if customer
+        else None,
+        "orders": [_order_card(order) for order in shopper.orders],
+        "intent": signals.intent,
+        "confidence": round(signals.confidence, 2),
+        "sentiment": round(signals.sentiment, 2),
+        "sentiment_label": sentiment_label(signals.sentiment),
+        "summary": summarise(list(lines)),
+        "channel": tracker.get_latest_input_channel() or "unknown",
+    }

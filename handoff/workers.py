@@ -1,0 +1,279 @@
+"""The bridge's background workers: deliver the outbox to Slack and to shoppers, re-alert
+tickets that wait too long.
+
+Deliveries of one ticket go out strictly in order; a failure holds back that ticket's later
+messages (not other tickets') until a retry succeeds. Transient failures (Slack or Rasa down,
+rate limits) are retried for as long as it takes, with capped exponential backoff; requests the
+other side refuses outright are retried a few times, then parked as failed and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from bot.domain.handoff_hours import BusinessHours, sla_deadline
+from bot.domain.handoff_ticket import Destination
+from bot.settings import HandoffSettings
+from handoff.cards import card_blocks, card_text
+from handoff.outbox import Delivery, Outbox
+from handoff.rasa_client import RasaClient, RasaRejected, RasaUnavailable
+from handoff.slack_gateway import SlackFailure, SlackGateway
+from handoff.tickets import TicketStore
+
+logger = logging.getLogger(__name__)
+
+#: Attempts for a request the other side refuses (not an outage) before it is parked.
+MAX_REFUSED_ATTEMPTS = 5
+HANDOFF_CLOSED_ACTION = "action_handoff_closed"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int, cap: float) -> float:
+    return float(min(cap, 0.25 * 2**attempts))
+
+
+class _Failure(Exception):
+    def __init__(self, error: str, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(error)
+        self.error, self.transient, self.retry_after = error, transient, retry_after
+
+
+class OutboxWorker:
+    """Delivers one destination's queue; subclasses say how to deliver one row."""
+
+    destination: Destination
+
+    def __init__(self, outbox: Outbox, tickets: TicketStore, *, max_backoff: float) -> None:
+        self.outbox = outbox
+        self.tickets = tickets
+        self.max_backoff = max_backoff
+
+    async def deliver(self, delivery: Delivery) -> None:
+        raise NotImplementedError
+
+    async def run_once(self) -> int:
+        delivered = 0
+        for group in self.outbox.due(self.destination):
+            for delivery in group:
+                if delivery.next_attempt_at > utc_now():
+                    break
+                try:
+                    await self.deliver(delivery)
+                except _Failure as failure:
+                    self._failed(delivery, failure)
+                    break
+                self.outbox.delivered(delivery.id)
+                delivered += 1
+        return delivered
+
+    def _failed(self, delivery: Delivery, failure: _Failure) -> None:
+        attempts = delivery.attempts + 1
+        if not failure.transient and attempts >= MAX_REFUSED_ATTEMPTS:
+            logger.error(
+                "%s delivery %s (%s, ticket %s) refused %s times, parked: %s",
+                self.destination, delivery.id, delivery.kind, delivery.ticket_id, attempts,
+                failure.error,
+            )  # fmt: skip
+            self.outbox.failed(delivery.id, failure.error)
+            self.on_parked(delivery)
+            return
+        delay = failure.retry_after or backoff(attempts, self.max_backoff)
+        logger.warning(
+            "%s delivery %s (%s) failed (%s); retry %s in %.1fs",
+            self.destination, delivery.id, delivery.kind, failure.error, attempts, delay,
+        )  # fmt: skip
+        self.outbox.retry_later(delivery.id, failure.error, delay)
+
+    def on_parked(self, delivery: Delivery) -> None:
+        """Hook: tell someone a delivery was given up."""
+
+
+class SlackWorker(OutboxWorker):
+    destination = Destination.SLACK
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        tickets: TicketStore,
+        gateway: SlackGateway,
+        config: HandoffSettings,
+        *,
+        max_backoff: float = 30.0,
+    ) -> None:
+        super().__init__(outbox, tickets, max_backoff=max_backoff)
+        self.gateway = gateway
+        self.config = config
+
+    async def deliver(self, delivery: Delivery) -> None:
+        try:
+            await self._deliver(delivery)
+        except SlackFailure as failure:
+            raise _Failure(failure.error, failure.transient, failure.retry_after) from failure
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        ticket = self.tickets.get(delivery.ticket_id)
+        if ticket is None:
+            return
+        payload, kind = delivery.payload, delivery.kind
+        if kind in ("card", "card_update") and not (ticket.slack_ts and ticket.slack_channel):
+            # Cards are drawn from the ticket as it is now, so posting late loses nothing.
+            channels = self.config.slack_channels
+            target = channels.get(ticket.route) or channels["general"]
+            channel, ts = await self.gateway.post(
+                target, card_text(ticket), blocks=card_blocks(ticket)
+            )
+            self.tickets.set_card(ticket.id, channel, ts)
+        elif kind in ("card", "card_update"):
+            assert ticket.slack_channel and ticket.slack_ts
+            await self.gateway.update(
+                ticket.slack_channel, ticket.slack_ts, card_text(ticket), card_blocks(ticket)
+            )
+        elif kind == "thread":
+            if ticket.slack_ts is None or ticket.slack_channel is None:
+                raise _Failure("the card is not posted yet", transient=False)
+            await self.gateway.post(
+                ticket.slack_channel, payload["text"], thread_ts=ticket.slack_ts,
+                broadcast=bool(payload.get("broadcast")),
+            )  # fmt: skip
+        elif kind == "alert":
+            await self.gateway.post(payload["channel"], payload["text"])
+        elif kind == "ephemeral":
+            await self.gateway.ephemeral(payload["channel"], payload["user"], payload["text"])
+        elif kind == "reaction":
+            await self.gateway.react(payload["channel"], payload["ts"], payload["name"])
+        else:
+            raise _Failure(f"unknown Slack delivery kind {kind!r}", transient=False)
+
+    async def run_once(self) -> int:
+        delivered = await super().run_once()
+        if delivered:
+            # Slack answers again: rows waiting out an outage's backoff need not wait longer.
+            self.outbox.retry_now(self.destination)
+        return delivered
+
+
+class ShopperWorker(OutboxWorker):
+    """Sends agents' messages to shoppers and resumes the bot, through Rasa's HTTP API."""
+
+    destination = Destination.SHOPPER
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        tickets: TicketStore,
+        rasa: RasaClient,
+        *,
+        on_reaction: Callable[[int, dict[str, str], str], None] | None = None,
+        max_backoff: float = 10.0,
+    ) -> None:
+        super().__init__(outbox, tickets, max_backoff=max_backoff)
+        self.rasa = rasa
+        self._react = on_reaction
+
+    async def deliver(self, delivery: Delivery) -> None:
+        ticket = self.tickets.get(delivery.ticket_id)
+        if ticket is None:
+            return
+        payload = delivery.payload
+        try:
+            if delivery.kind == "say":
+                conversation = ticket.conversation_id
+                if delivery.attempts and await self.rasa.delivered(conversation, delivery.id):
+                    return  # an earlier attempt got through; we only missed the answer
+                metadata = {
+                    "agent": payload.get("agent"),
+                    "handoff_ticket": ticket.id,
+                    "handoff_delivery": delivery.id,
+                }
+                await self.rasa.say(conversation, payload["text"], metadata)
+            elif delivery.kind == "close":
+                if ticket.status.is_active:
+                    return  # escalated again before the bot resumed: it stays with a person
+                await self.rasa.execute(ticket.conversation_id, HANDOFF_CLOSED_ACTION)
+                self.tickets.mark_resumed(ticket.id)
+            else:
+                raise _Failure(f"unknown shopper delivery kind {delivery.kind!r}", False)
+        except RasaUnavailable as error:
+            raise _Failure(str(error), transient=True) from error
+        except RasaRejected as error:
+            raise _Failure(str(error), transient=False) from error
+        if self._react and payload.get("slack_ref"):
+            self._react(ticket.id, payload["slack_ref"], "white_check_mark")
+
+    def on_parked(self, delivery: Delivery) -> None:
+        if self._react and delivery.payload.get("slack_ref"):
+            self._react(delivery.ticket_id, delivery.payload["slack_ref"], "warning")
+
+
+class SlaWatcher:
+    """Re-alerts unclaimed tickets past their priority's target, in the priority channel."""
+
+    def __init__(
+        self,
+        tickets: TicketStore,
+        hours: BusinessHours,
+        config: HandoffSettings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.tickets = tickets
+        self.hours = hours
+        self.config = config
+        self.clock = clock
+
+    def run_once(self) -> int:
+        now, alerted = self.clock(), 0
+        for ticket in self.tickets.unclaimed():
+            target = self.config.sla_minutes.get(ticket.priority)
+            if target is None:
+                continue
+            due = sla_deadline(ticket.opened_at, target, self.hours, ticket.sla_alerted_at)
+            if now < due or not self.tickets.mark_alerted(ticket.id, ticket.sla_alerts, now):
+                continue
+            alerted += 1
+            waited = int((now - ticket.opened_at).total_seconds() // 60)
+            text = (
+                f"{self.config.slack_alert_mention} :rotating_light: *{ticket.priority} ticket "
+                f"#{ticket.id}* ({ticket.route}) has waited {waited} min, past its {target}-minute "
+                "target, and nobody has claimed it."
+            )
+            if ticket.slack_channel and ticket.slack_ts:
+                link = f"https://slack.com/archives/{ticket.slack_channel}/p"
+                text += f" <{link}{ticket.slack_ts.replace('.', '')}|Open the ticket>"
+            logger.warning("SLA: ticket %s (%s) waited %s min", ticket.id, ticket.priority, waited)
+            if self.config.slack_enabled:
+                channels = self.config.slack_channels
+                channel = channels.get("vip") or channels["general"]
+                self.tickets.queue_alert(ticket.id, text, channel)
+        return alerted
+
+
+async def run_forever(
+    step: Callable[[], Awaitable[int]],
+    wake: asyncio.Event,
+    stop: asyncio.Event,
+    *,
+    idle_seconds: float,
+    name: str,
+) -> None:
+    """Run `step` again at once while it finds work, else when woken or after `idle_seconds`
+    (other processes, the action server and the CLI, queue work without waking us)."""
+    while not stop.is_set():
+        try:
+            busy = await step()
+        except Exception:  # a worker must survive anything one round throws
+            logger.exception("%s failed; continuing", name)
+            busy = 0
+            await asyncio.sleep(1)
+        if busy:
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=idle_seconds)
+        wake.clear()

@@ -1,0 +1,53 @@
+"""Reading the conversation for the escalation policy: which earlier turns count, whether the
+bot had just offered a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.domain.escalation import Turn
+from handoff.signals import earlier_turns, person_offered, sentiment, sentiment_label
+
+FB = "nlu_fallback"
+
+
+def user(intent: str, confidence: float = 0.3) -> dict[str, Any]:
+    return {"event": "user", "parse_data": {"intent": {"name": intent, "confidence": confidence}}}
+
+
+def bot(buttons: list[str] | None = None) -> dict[str, Any]:
+    return {"event": "bot", "data": {"buttons": [{"payload": p} for p in buttons or []]}}
+
+
+@pytest.mark.parametrize(
+    ("events", "turns"),
+    [
+        ([user(FB)], ()),
+        ([user(FB), bot(), user(FB)], (Turn(FB, 0.3),)),
+        ([user("greet", 0.9), bot(), user(FB), bot(), user(FB)],
+         (Turn("greet", 0.9), Turn(FB, 0.3))),
+        # a new session, a restart or a handoff starts counting afresh
+        ([user(FB), {"event": "session_started"}, user(FB)], ()),
+        ([user(FB), {"event": "restart"}, user(FB)], ()),
+        ([user(FB), {"event": "pause"}, user(FB), {"event": "resume"}, user(FB)], ()),
+        # user events without parse data don't crash
+        ([{"event": "user"}, user(FB)], (Turn(None, 0.0),)),
+    ],
+)  # fmt: skip
+def test_earlier_turns(events: list[dict[str, Any]], turns: tuple[Turn, ...]) -> None:
+    assert earlier_turns(events) == turns
+
+
+def test_person_offered_means_the_bots_last_turn_had_the_button() -> None:
+    offer = bot(["/contact_human_agent", "/deny"])
+    assert person_offered([user("track_order"), offer, user("affirm")])
+    assert person_offered([user("track_order"), bot(), offer, user("affirm")])
+    assert not person_offered([offer, user("deny"), bot(), user("affirm")])
+
+
+def test_sentiment_is_vader() -> None:
+    assert sentiment("this is ridiculous, worst service ever, I am furious") < -0.8
+    assert sentiment_label(sentiment("thanks, that's great")) == "positive"
+    assert sentiment("") == 0.0
