@@ -42,7 +42,13 @@ from bot.domain.handoff_transcript import transcript_lines
 from bot.domain.store_policy import StorePolicy
 from bot.settings import HandoffSettings
 from bot.store.database import Database
-from handoff.signals import KnownShopper, card_context, escalation_signals, known_shopper
+from handoff.signals import (
+    KnownShopper,
+    card_context,
+    escalation_signals,
+    free_text_slots,
+    known_shopper,
+)
 from handoff.tickets import Opening, TicketRequest, TicketStore
 
 logger = logging.getLogger(__name__)
@@ -128,7 +134,9 @@ class ActionAssessEscalation(UsesHandoff, Action):
         if tracker.active_loop_name == CSAT_FORM and parse_rating(text) is not None:
             return []  # "1" is a rating, not an escalation
         services = self.handoff.services
-        signals = escalation_signals(tracker, self.shopper(tracker), services.today())
+        signals = escalation_signals(
+            tracker, self.shopper(tracker), services.today(), free_text_slots(domain)
+        )
         decision = self.handoff.policy.decide(signals)
         return [SlotSet(DECISION_SLOT, decision.to_json())] if decision.escalate else []
 
@@ -142,7 +150,9 @@ class ActionHandoff(UsesHandoff, Action):
     ) -> list[EventType]:
         handoff = self.handoff
         shopper = self.shopper(tracker)
-        signals = escalation_signals(tracker, shopper, handoff.services.today())
+        signals = escalation_signals(
+            tracker, shopper, handoff.services.today(), free_text_slots(domain)
+        )
         decision = EscalationDecision.from_json(tracker.get_slot(DECISION_SLOT))
         if not decision.escalate:
             # Reached through a rule (a "Talk to a person" button, a form's escape hatch).

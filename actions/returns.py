@@ -130,14 +130,14 @@ class ActionSubmitReturn(_SubmitChange):
         decision = decide(self.services, order, given)
         policy = self.services.store_policy
         if decision.outcome is ReturnOutcome.INELIGIBLE:
-            window = policy.vip_return_window_days if order.customer.is_vip else (
-                policy.return_window_days
+            window = (
+                policy.vip_return_window_days
+                if order.customer.is_vip
+                else (policy.return_window_days)
             )
             reason = _INELIGIBLE_WORDING[decision.reason or IneligibleReason.OUTSIDE_WINDOW]
             deadline = (
-                friendly_date(decision.deadline, self.services.today())
-                if decision.deadline
-                else ""
+                friendly_date(decision.deadline, self.services.today()) if decision.deadline else ""
             )
             text = reason.format(window=window, deadline=deadline, item=given.line.name)
             dispatcher.utter_message(

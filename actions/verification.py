@@ -12,7 +12,7 @@ from rasa_sdk import Tracker
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.services import Services
-from bot.domain.contacts import Contact
+from bot.domain.contacts import Contact, provider_id
 from bot.domain.verification import OrderOwner, VerificationOutcome
 from bot.store.identifiers import normalise_phone
 from bot.store.views import OrderView
@@ -37,16 +37,11 @@ def failed_attempts(tracker: Tracker) -> int:
 
 
 def channel_identity(tracker: Tracker) -> tuple[str, str] | None:
-    """(channel, the provider's id of the shopper) of the conversation, if it has a channel.
-
-    The messaging channels qualify Rasa conversation ids with their name ("whatsapp:+1415...",
-    "telegram:42", see channels/core/messages.py) so ids of different providers never share a
-    tracker; the identity is the provider's id without that prefix. Web chat ids have none.
-    """
+    """(channel, the provider's id of the shopper) of the conversation, if it has a channel."""
     channel = tracker.get_latest_input_channel()
     if not channel:
         return None
-    return channel, tracker.sender_id.removeprefix(f"{channel}:")
+    return channel, provider_id(channel, tracker.sender_id)
 
 
 def whatsapp_number_is_order_phone(channel: str, external_id: str, phone: str | None) -> bool:

@@ -45,9 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_train:
         _say("training the model if data or config changed (Rasa fingerprints them)")
         train(settings, echo=print)
-    supervisor = Supervisor(
-        stack_specs(settings), log_dir=str(settings.repo_root / "var" / "logs")
-    )
+    supervisor = Supervisor(stack_specs(settings), log_dir=str(settings.repo_root / "var" / "logs"))
     supervisor.start()
     try:
         supervisor.wait_until_ready(progress=_say)
@@ -143,8 +141,10 @@ def cmd_kb(args: argparse.Namespace) -> int:
     if args.kb_command == "index":
         output = Path(args.out) if args.out else settings.repo_root / "var" / "knowledge_index.json"
         return index_command(directory, policy, output, sys.stdout)
-    questions = Path(args.questions) if args.questions else (
-        settings.repo_root / "tests" / "knowledge" / "retrieval_questions.yml"
+    questions = (
+        Path(args.questions)
+        if args.questions
+        else (settings.repo_root / "tests" / "knowledge" / "retrieval_questions.yml")
     )
     return eval_command(questions, directory, policy, sys.stdout)
 
@@ -155,8 +155,10 @@ def cmd_rasa(args: argparse.Namespace) -> int:
 
     settings = with_token(Settings.from_env())
     extra = list(args.rasa_args)
-    if extra[:1] and extra[0] in {"train", "shell", "interactive", "test"} and not any(
-        a.startswith("--domain") for a in extra
+    if (
+        extra[:1]
+        and extra[0] in {"train", "shell", "interactive", "test"}
+        and not any(a.startswith("--domain") for a in extra)
     ):
         extra += ["--domain", str(settings.repo_root / "domain")]
     if extra[:2] == ["data", "validate"] and "--domain" not in extra:

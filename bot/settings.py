@@ -36,7 +36,7 @@ DEFAULT_SLA_MINUTES: dict[str, int] = {"P1": 5, "P2": 15, "P3": 60}
 
 
 def _pairs(raw: str) -> dict[str, str]:
-    """"a=1, b=2" → {"a": "1", "b": "2"}: how maps are written in one environment variable."""
+    """ "a=1, b=2" → {"a": "1", "b": "2"}: how maps are written in one environment variable."""
     pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
     return {key.strip(): value.strip() for key, value in pairs if key.strip() and value.strip()}
 

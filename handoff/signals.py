@@ -16,7 +16,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from bot.domain.contacts import mask_email, mask_phone
+from bot.domain.contacts import mask_email, mask_phone, provider_id
 from bot.domain.escalation import CustomerSignals, EscalationSignals, OrderSignals, Turn
 from bot.domain.handoff_transcript import Line, summarise
 from bot.store.ports import StorePort
@@ -25,6 +25,7 @@ from bot.store.views import CustomerView, OrderView
 VERIFIED_CUSTOMER_SLOT = "verified_customer_id"
 VERIFIED_ORDERS_SLOT = "verified_order_numbers"
 ORDER_NUMBER_SLOT = "order_number"
+REQUESTED_SLOT = "requested_slot"
 #: A bot message offering this payload is an offer of a person; "yes" accepts it.
 PERSON_PAYLOAD = "/contact_human_agent"
 #: Events after which earlier turns no longer count towards "not understood twice in a row".
@@ -59,22 +60,48 @@ class KnownShopper:
     focus: OrderView | None
 
 
-def earlier_turns(events: Sequence[Mapping[str, Any]]) -> tuple[Turn, ...]:
-    """Shopper turns before the latest one, back to the last session start or handoff."""
+def free_text_slots(domain: Mapping[str, Any]) -> frozenset[str]:
+    """Slots a form fills with whatever the shopper types (a `from_text` mapping)."""
+    slots = domain.get("slots") or {}
+    return frozenset(
+        name
+        for name, slot in slots.items()
+        if any(m.get("type") == "from_text" for m in (slot or {}).get("mappings") or [])
+    )
+
+
+def shopper_turns(
+    events: Sequence[Mapping[str, Any]], free_text: frozenset[str] = frozenset()
+) -> tuple[Turn, ...]:
+    """Shopper turns back to the last session start or handoff, oldest first, the latest last.
+
+    A message sent while a form was waiting for one of the `free_text` slots is that slot's
+    answer ("it was too small"), so NLU's opinion of it does not make it "not understood".
+    """
     turns: list[Turn] = []
-    seen_latest = False
-    for event in reversed(events):
+    form: str | None = None
+    requested: str | None = None
+    for event in events:
         kind = event.get("event")
         if kind in _TURN_BOUNDARIES:
-            break
-        if kind != "user":
-            continue
-        if not seen_latest:
-            seen_latest = True
-            continue
-        intent = (event.get("parse_data") or {}).get("intent") or {}
-        turns.append(Turn(intent.get("name"), float(intent.get("confidence") or 0.0)))
-    return tuple(reversed(turns))
+            turns, form, requested = [], None, None
+        elif kind == "active_loop":
+            form = event.get("name")
+            requested = None if form is None else requested
+        elif kind == "slot" and event.get("name") == REQUESTED_SLOT:
+            requested = event.get("value")
+        elif kind == "user":
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            answers = form is not None and requested in free_text
+            turns.append(Turn(intent.get("name"), float(intent.get("confidence") or 0.0), answers))
+    return tuple(turns)
+
+
+def earlier_turns(
+    events: Sequence[Mapping[str, Any]], free_text: frozenset[str] = frozenset()
+) -> tuple[Turn, ...]:
+    """Shopper turns before the latest one, back to the last session start or handoff."""
+    return shopper_turns(events, free_text)[:-1]
 
 
 def person_offered(events: Sequence[Mapping[str, Any]]) -> bool:
@@ -101,7 +128,7 @@ def known_shopper(tracker: Tracker, store: StorePort) -> KnownShopper:
     customer = focus.customer if focus else None
     channel = tracker.get_latest_input_channel()
     if customer is None and channel:
-        customer = store.customer_for_identity(channel, tracker.sender_id)
+        customer = store.customer_for_identity(channel, provider_id(channel, tracker.sender_id))
         if customer is not None:
             # A returning shopper verified in an earlier session: show their recent orders.
             orders = tuple(store.orders_for_customer(customer.id)[:3])
@@ -122,21 +149,28 @@ def order_signals(order: OrderView) -> OrderSignals:
     )
 
 
-def escalation_signals(tracker: Tracker, shopper: KnownShopper, today: date) -> EscalationSignals:
+def escalation_signals(
+    tracker: Tracker,
+    shopper: KnownShopper,
+    today: date,
+    free_text: frozenset[str] = frozenset(),
+) -> EscalationSignals:
     latest = tracker.latest_message or {}
     intent = latest.get("intent") or {}
     text = str(latest.get("text") or "")
     customer = shopper.customer
+    turns = shopper_turns(tracker.events, free_text)
     return EscalationSignals(
         text=text,
         intent=intent.get("name"),
         confidence=float(intent.get("confidence") or 0.0),
-        earlier_turns=earlier_turns(tracker.events),
+        earlier_turns=turns[:-1],
         sentiment=sentiment(text),
         customer=CustomerSignals(customer.is_vip, customer.lifetime_value) if customer else None,
         order=order_signals(shopper.focus) if shopper.focus else None,
         today=today,
         person_offered=person_offered(tracker.events),
+        answers_form=bool(turns) and turns[-1].answers_form,
     )
 
 

@@ -48,42 +48,50 @@ def rules() -> list[dict]:
     generated: list[dict] = []
     for form, (intents, submit) in FORMS.items():
         for intent in intents:
-            generated.append({
-                "rule": f"{intent} starts {form}",
-                "steps": [{"intent": intent}, {"action": form}, {"active_loop": form}],
-            })
-        generated.append({
-            "rule": f"{form} complete",
-            "condition": [{"active_loop": form}],
-            "steps": [
-                {"action": form},
-                {"active_loop": None},
-                {"slot_was_set": [{"requested_slot": None}]},
-                {"action": submit},
-            ],
-        })
-        for intent, answer in ANSWER_AND_CONTINUE.items():
-            generated.append({
-                "rule": f"{intent} during {form}",
+            generated.append(
+                {
+                    "rule": f"{intent} starts {form}",
+                    "steps": [{"intent": intent}, {"action": form}, {"active_loop": form}],
+                }
+            )
+        generated.append(
+            {
+                "rule": f"{form} complete",
                 "condition": [{"active_loop": form}],
                 "steps": [
-                    {"intent": intent},
-                    {"action": answer},
                     {"action": form},
-                    {"active_loop": form},
-                ],
-            })
-        for intent, answer in STOP.items():
-            generated.append({
-                "rule": f"{intent} stops {form}",
-                "condition": [{"active_loop": form}],
-                "steps": [
-                    {"intent": intent},
-                    {"action": "action_deactivate_loop"},
                     {"active_loop": None},
-                    {"action": answer},
+                    {"slot_was_set": [{"requested_slot": None}]},
+                    {"action": submit},
                 ],
-            })
+            }
+        )
+        for intent, answer in ANSWER_AND_CONTINUE.items():
+            generated.append(
+                {
+                    "rule": f"{intent} during {form}",
+                    "condition": [{"active_loop": form}],
+                    "steps": [
+                        {"intent": intent},
+                        {"action": answer},
+                        {"action": form},
+                        {"active_loop": form},
+                    ],
+                }
+            )
+        for intent, answer in STOP.items():
+            generated.append(
+                {
+                    "rule": f"{intent} stops {form}",
+                    "condition": [{"active_loop": form}],
+                    "steps": [
+                        {"intent": intent},
+                        {"action": "action_deactivate_loop"},
+                        {"active_loop": None},
+                        {"action": answer},
+                    ],
+                }
+            )
     return generated
 
 

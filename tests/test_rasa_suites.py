@@ -35,9 +35,7 @@ def test_rasa_data_validate() -> None:
 
 
 @pytest.mark.integration
-def test_conversation_suites(
-    rasa_stack: RunningStack, trained_model: Path, tmp_path: Path
-) -> None:
+def test_conversation_suites(rasa_stack: RunningStack, trained_model: Path, tmp_path: Path) -> None:
     """Every story in tests/conversations/ is predicted exactly (intents, entities, actions)."""
     env = rasa_environment(rasa_stack.settings)
     env["RASA_TRACKER_DB"] = str(tmp_path / "tracker.db")

@@ -74,3 +74,13 @@ def mask_phone(phone: str) -> str:
     """+1 *** *** 0123: only the last four digits are shown."""
     digits = re.sub(r"\D", "", phone)
     return f"{'+' if phone.startswith('+') else ''}***{digits[-4:]}" if len(digits) >= 4 else "***"
+
+
+def provider_id(channel: str, conversation_id: str) -> str:
+    """The provider's own id of a shopper, from the Rasa conversation id of a channel.
+
+    The messaging channels qualify conversation ids with their name ("whatsapp:+1415...",
+    "telegram:42", see channels/core/messages.py) so ids of different providers never share a
+    tracker; the provider's id is the part after that prefix. Web chat ids have none.
+    """
+    return conversation_id.removeprefix(f"{channel}:")

@@ -151,6 +151,9 @@ class Turn:
 
     intent: str | None
     confidence: float
+    #: The message answered a free-text question a form asked ("what is wrong with it?"); it
+    #: was understood as that answer whatever NLU made of it.
+    answers_form: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ class EscalationSignals:
     today: date | None = None
     #: The bot's previous message offered a person (so "yes" asks for one).
     person_offered: bool = False
+    #: The message answers a free-text question of a running form (see `Turn.answers_form`).
+    answers_form: bool = False
 
 
 @dataclass(frozen=True)
@@ -316,10 +321,13 @@ class EscalationPolicy:
         return context
 
     def _not_understood_streak(self, signals: EscalationSignals) -> int:
-        turns = (*signals.earlier_turns, Turn(signals.intent, signals.confidence))
+        current = Turn(signals.intent, signals.confidence, signals.answers_form)
         streak = 0
-        for turn in reversed(turns):
-            if turn.intent != FALLBACK_INTENT and turn.confidence >= self.thresholds.low_confidence:
+        for turn in reversed((*signals.earlier_turns, current)):
+            understood = (
+                turn.intent != FALLBACK_INTENT and turn.confidence >= self.thresholds.low_confidence
+            )
+            if understood or turn.answers_form:
                 break
             streak += 1
         return streak

@@ -74,9 +74,7 @@ class ReturnPolicy:
             return ReturnDecision(ReturnOutcome.INELIGIBLE, IneligibleReason.ALREADY_REQUESTED)
         if case.delivered_on is None:
             return ReturnDecision(ReturnOutcome.INELIGIBLE, IneligibleReason.NOT_DELIVERED)
-        deadline = date.fromordinal(
-            case.delivered_on.toordinal() + self.window_for(case.is_vip)
-        )
+        deadline = date.fromordinal(case.delivered_on.toordinal() + self.window_for(case.is_vip))
         if case.reason in STORE_FAULT_REASONS:
             return ReturnDecision(ReturnOutcome.NEEDS_PERSON, deadline=deadline)
         if case.today > deadline:

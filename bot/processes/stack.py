@@ -146,4 +146,3 @@ def stack_specs(settings: Settings) -> list[ProcessSpec]:
         ready_timeout=60,
     )
     return [actions, rasa, bridge]
-

@@ -121,9 +121,7 @@ class Supervisor:
         prefix = spec.name.ljust(width)
         if self._colour:
             prefix = f"{_COLOURS[index % len(_COLOURS)]}{prefix}{_RESET}"
-        pump = threading.Thread(
-            target=self._pump, args=(spec.name, prefix, proc), daemon=True
-        )
+        pump = threading.Thread(target=self._pump, args=(spec.name, prefix, proc), daemon=True)
         pump.start()
         self._pumps.append(pump)
 

@@ -182,9 +182,7 @@ class OrderCommands:
     ) -> None:
         known = set(
             session.execute(
-                select(ReturnAttachment.url).where(
-                    ReturnAttachment.return_request_id == request_id
-                )
+                select(ReturnAttachment.url).where(ReturnAttachment.return_request_id == request_id)
             ).scalars()
         )
         for attachment in attachments:

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from bot.domain.escalation import Turn
-from handoff.signals import earlier_turns, person_offered, sentiment, sentiment_label
+from handoff.signals import (
+    earlier_turns,
+    free_text_slots,
+    person_offered,
+    sentiment,
+    sentiment_label,
+    shopper_turns,
+)
 
 FB = "nlu_fallback"
 
@@ -38,6 +45,49 @@ def bot(buttons: list[str] | None = None) -> dict[str, Any]:
 )  # fmt: skip
 def test_earlier_turns(events: list[dict[str, Any]], turns: tuple[Turn, ...]) -> None:
     assert earlier_turns(events) == turns
+
+
+def form(name: str | None) -> dict[str, Any]:
+    return {"event": "active_loop", "name": name}
+
+
+def asks(slot: str | None) -> dict[str, Any]:
+    return {"event": "slot", "name": "requested_slot", "value": slot}
+
+
+FREE = frozenset({"return_reason"})
+
+
+@pytest.mark.parametrize(
+    ("events", "answers"),
+    [
+        # the form asked for a free-text slot: the reply is its answer
+        ([form("return_form"), asks("return_reason"), user(FB)], [True]),
+        # a slot filled from entities or intents is not free text
+        ([form("return_form"), asks("order_number"), user(FB)], [False]),
+        # once the form ends, messages are judged on NLU again
+        ([form("return_form"), asks("return_reason"), user(FB), form(None), asks(None),
+          user(FB)], [True, False]),
+        # a restart forgets the form
+        ([form("return_form"), asks("return_reason"), {"event": "restart"}, user(FB)], [False]),
+        ([user(FB)], [False]),
+    ],
+)  # fmt: skip
+def test_messages_answering_a_free_text_question_are_marked(
+    events: list[dict[str, Any]], answers: list[bool]
+) -> None:
+    assert [t.answers_form for t in shopper_turns(events, FREE)] == answers
+
+
+def test_free_text_slots_are_read_from_the_domain() -> None:
+    domain = {
+        "slots": {
+            "return_reason": {"mappings": [{"type": "from_text", "conditions": []}]},
+            "order_number": {"mappings": [{"type": "from_entity", "entity": "order_id"}]},
+            "flag": {},
+        }
+    }
+    assert free_text_slots(domain) == {"return_reason"}
 
 
 def test_person_offered_means_the_bots_last_turn_had_the_button() -> None:

@@ -35,8 +35,11 @@ def reachable(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def services() -> None:
-    missing = [name for name, port in
-               (("PostgreSQL", 5432), ("Redis", 6379), ("RabbitMQ", 5672)) if not reachable(port)]
+    missing = [
+        name
+        for name, port in (("PostgreSQL", 5432), ("Redis", 6379), ("RabbitMQ", 5672))
+        if not reachable(port)
+    ]
     if missing:
         pytest.skip(f"production-profile services not running on 127.0.0.1: {missing}")
 
@@ -54,9 +57,12 @@ def databases(services: None) -> Iterator[tuple[str, str]]:
     finally:
         with admin.connect() as connection:
             for name in names:
-                connection.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ), {"n": name})
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -162,9 +168,7 @@ def test_order_status_on_postgres_redis_and_rabbitmq(
     assert "1Z999AA10123456784" in say("ava.martin@example.com")
 
     # Rasa's tracker store wrote the conversation to PostgreSQL.
-    tracker = create_engine(
-        f"postgresql://postgres@127.0.0.1:5432/{databases[1]}", future=True
-    )
+    tracker = create_engine(f"postgresql://postgres@127.0.0.1:5432/{databases[1]}", future=True)
     with tracker.connect() as connection:
         count = connection.execute(
             text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}

@@ -102,7 +102,11 @@ def test_address_change_before_cutoff(rasa_stack: RunningStack, sender_id: str) 
     done = texts(rasa_stack.say(sender_id, "yes"))
     assert "will now be delivered to 221 Pine St" in done
     address = order_view(rasa_stack, order["number"]).shipping_address
-    assert (address.line1, address.city, address.postal_code) == ("221 Pine St", "Portland", "97205")
+    assert (address.line1, address.city, address.postal_code) == (
+        "221 Pine St",
+        "Portland",
+        "97205",
+    )
 
 
 def test_address_change_after_cutoff_offers_a_person(

@@ -24,7 +24,7 @@ BEANIE = ReturnItem("H", "Beanie", "accessories", returnable=True, final_sale=Tr
 DONE = ReturnItem("J", "Jacket", "outerwear", returnable=True, final_sale=False,
                   already_requested=True)  # fmt: skip
 
-E, P, I = ReturnOutcome.ELIGIBLE, ReturnOutcome.NEEDS_PERSON, ReturnOutcome.INELIGIBLE
+E, P, N = ReturnOutcome.ELIGIBLE, ReturnOutcome.NEEDS_PERSON, ReturnOutcome.INELIGIBLE
 
 
 def case(days_ago: int | None, reason: str = "too_small", condition: str = "unused",
@@ -38,15 +38,15 @@ def case(days_ago: int | None, reason: str = "too_small", condition: str = "unus
     [
         (JACKET, case(5), E, None),
         (JACKET, case(30), E, None),  # the last day still counts
-        (JACKET, case(31), I, IneligibleReason.OUTSIDE_WINDOW),
+        (JACKET, case(31), N, IneligibleReason.OUTSIDE_WINDOW),
         (JACKET, case(45, vip=True), E, None),  # VIP window
-        (JACKET, case(61, vip=True), I, IneligibleReason.OUTSIDE_WINDOW),
-        (JACKET, case(None), I, IneligibleReason.NOT_DELIVERED),
-        (BRIEFS, case(3), I, IneligibleReason.NON_RETURNABLE_CATEGORY),
-        (BEANIE, case(3), I, IneligibleReason.FINAL_SALE),
-        (JACKET, case(3, condition="used"), I, IneligibleReason.USED),
+        (JACKET, case(61, vip=True), N, IneligibleReason.OUTSIDE_WINDOW),
+        (JACKET, case(None), N, IneligibleReason.NOT_DELIVERED),
+        (BRIEFS, case(3), N, IneligibleReason.NON_RETURNABLE_CATEGORY),
+        (BEANIE, case(3), N, IneligibleReason.FINAL_SALE),
+        (JACKET, case(3, condition="used"), N, IneligibleReason.USED),
         (JACKET, case(3, reason="changed_mind", condition="unopened"), E, None),
-        (DONE, case(3), I, IneligibleReason.ALREADY_REQUESTED),
+        (DONE, case(3), N, IneligibleReason.ALREADY_REQUESTED),
         # The store's fault: always a person, even for final sale or after the window.
         (JACKET, case(3, reason="damaged", condition="damaged"), P, None),
         (BEANIE, case(3, reason="defective"), P, None),

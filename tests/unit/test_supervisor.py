@@ -48,8 +48,9 @@ def test_a_process_that_dies_during_start_is_reported(tmp_path: Path) -> None:
         health_url=f"http://127.0.0.1:{free_port()}/",
     )
     output = io.StringIO()
-    with Supervisor([spec], output=output) as supervisor, pytest.raises(
-        ProcessFailed, match="broken exited with code 3"
+    with (
+        Supervisor([spec], output=output) as supervisor,
+        pytest.raises(ProcessFailed, match="broken exited with code 3"),
     ):
         supervisor.wait_until_ready()
     assert "broken | boom" in output.getvalue()
