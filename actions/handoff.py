@@ -54,6 +54,7 @@ from handoff.tickets import Opening, TicketRequest, TicketStore
 logger = logging.getLogger(__name__)
 
 DECISION_SLOT = "handoff_decision"
+HANDOFF_ACTION = "action_handoff"
 CSAT_SLOT = "csat_score"
 CSAT_FORM = "csat_form"
 REQUESTED_SLOT = "requested_slot"
@@ -143,7 +144,7 @@ class ActionAssessEscalation(UsesHandoff, Action):
 
 class ActionHandoff(UsesHandoff, Action):
     def name(self) -> str:
-        return "action_handoff"
+        return HANDOFF_ACTION
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -157,6 +158,9 @@ class ActionHandoff(UsesHandoff, Action):
         if not decision.escalate:
             # Reached through a rule (a "Talk to a person" button, a form's escape hatch).
             decision = handoff.policy.escalate_on_request(signals)
+        elif not decision.is_complete:
+            # A flow asked for a person with its reason (EscalationDecision.requested).
+            decision = handoff.policy.escalate_for(decision.reasons, signals)
         done: list[EventType] = [SlotSet(DECISION_SLOT, None)]
         try:
             existing = handoff.tickets.for_conversation(tracker.sender_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.changes import CONFIRMED_SLOT, _SubmitChange, reset, validate_confirmation
+from actions.handoff import DECISION_SLOT, HANDOFF_ACTION
 from actions.order_forms import VerifiedOrderForm, verified_order_number
 from actions.returns_support import (
     answers,
@@ -21,6 +22,7 @@ from actions.returns_support import (
     parse_reason,
 )
 from bot.domain.business_days import add_business_days
+from bot.domain.escalation import EscalationDecision, Reason
 from bot.domain.order_status import friendly_date
 from bot.domain.returns import IneligibleReason, ReturnOutcome
 from bot.store.order_commands import Attachment
@@ -165,8 +167,13 @@ class ActionSubmitReturn(_SubmitChange):
                 "faulty or wrong, a member of our team decides on a replacement or refund "
                 "(you won't pay for the return)."
             )
-            dispatcher.utter_message(response="utter_offer_human")
-            return [*reset(*RETURN_SLOTS), SlotSet("last_rma_number", result.rma_number)]
+            handover = EscalationDecision.requested(Reason.ITEM_PROBLEM)
+            return [
+                *reset(*RETURN_SLOTS),
+                SlotSet("last_rma_number", result.rma_number),
+                SlotSet(DECISION_SLOT, handover.to_json()),
+                FollowupAction(HANDOFF_ACTION),
+            ]
         label = policy.label_url_template.format(rma=result.rma_number)
         refund_by = add_business_days(
             self.services.today(),

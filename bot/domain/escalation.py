@@ -13,7 +13,7 @@ question about a lost parcel is answered by the bot, which then offers a person.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -238,11 +238,21 @@ class EscalationDecision:
     def from_json(cls, data: Mapping[str, Any] | None) -> EscalationDecision:
         if not data or not data.get("reasons"):
             return cls()
+        priority, route = data.get("priority"), data.get("route")
         return cls(
             reasons=tuple(Reason(code) for code in data["reasons"]),
-            priority=Priority(data["priority"]),
-            route=Route(data["route"]),
+            priority=Priority(priority) if priority else None,
+            route=Route(route) if route else None,
         )
+
+    @classmethod
+    def requested(cls, *reasons: Reason) -> EscalationDecision:
+        """A flow's request for a person; `EscalationPolicy.escalate_for` completes it."""
+        return cls(reasons=reasons)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.priority is not None and self.route is not None
 
 
 @dataclass(frozen=True)
@@ -250,7 +260,16 @@ class EscalationPolicy:
     thresholds: EscalationThresholds = field(default_factory=EscalationThresholds)
 
     def decide(self, signals: EscalationSignals) -> EscalationDecision:
-        triggers = self._triggers(signals)
+        return self._decision(signals, self._triggers(signals))
+
+    def escalate_for(
+        self, reasons: Iterable[Reason], signals: EscalationSignals
+    ) -> EscalationDecision:
+        """The decision when a flow found a case that needs a person (a damaged item's return
+        once its photo and RMA are recorded): those reasons plus whatever else applies."""
+        return self._decision(signals, set(reasons) | self._triggers(signals))
+
+    def _decision(self, signals: EscalationSignals, triggers: set[Reason]) -> EscalationDecision:
         if not triggers:
             return EscalationDecision()
         reasons = triggers | self._context(signals, triggers)
@@ -290,6 +309,10 @@ class EscalationPolicy:
         delivery = self._delivery_problem(signals, found)
         if delivery:
             triggers.add(delivery)
+        if signals.answers_form:
+            # "Damaged" answering the return form's questions: the form collects the photo and
+            # records the return, then hands over itself (`escalate_for`).
+            triggers.discard(Reason.ITEM_PROBLEM)
         if self._outside_policy(signals, found):
             triggers.add(Reason.OUTSIDE_POLICY)
         customer = signals.customer

@@ -93,6 +93,11 @@ CASES: list[tuple[str, EscalationSignals, tuple[Reason, ...], Priority | None, R
      (Reason.COMPLAINT,), Priority.P2, Route.GENERAL),
     ("complaint words", signals("I want to make a complaint about your courier", "greet", 0.5),
      (Reason.COMPLAINT,), Priority.P2, Route.GENERAL),
+    ("damaged, answering the return form (it hands over at its end)",
+     signals("it arrived damaged", "nlu_fallback", 0.3, answers_form=True), (), None, None),
+    ("a complaint is still a complaint inside a form",
+     signals("I want to make a complaint", "complaint", answers_form=True),
+     (Reason.COMPLAINT,), Priority.P2, Route.GENERAL),
     ("damaged item", signals("the jacket arrived damaged", "start_return"),
      (Reason.ITEM_PROBLEM,), Priority.P2, Route.RETURNS),
     ("defective item", signals("the boots are defective, the sole came off", "product_question"),
@@ -210,3 +215,17 @@ def test_decision_round_trips_through_a_slot() -> None:
     decision = EscalationPolicy().decide(signals("chargeback incoming", "payment_issue"))
     assert EscalationDecision.from_json(decision.to_json()) == decision
     assert EscalationDecision.from_json(None) == EscalationDecision()
+
+
+def test_a_flow_requests_a_person_and_the_policy_completes_the_decision() -> None:
+    requested = EscalationDecision.requested(Reason.ITEM_PROBLEM)
+    assert requested.escalate and not requested.is_complete
+    restored = EscalationDecision.from_json(requested.to_json())
+    assert restored == requested
+    big = OrderSignals(number="10031", total=Decimal("900.00"), status="delivered")
+    decision = EscalationPolicy().escalate_for(
+        restored.reasons, signals("here", "inform", answers_form=True, order=big)
+    )
+    assert decision.is_complete
+    assert decision.reasons == (Reason.HIGH_VALUE_PROBLEM, Reason.ITEM_PROBLEM)
+    assert decision.route is Route.RETURNS

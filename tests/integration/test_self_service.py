@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.database import Database
+from bot.store.handoff_models import HandoffTicket
 from bot.store.models import Order, Refund, ReturnRequest
 from bot.store.repository import StoreRepository
 from bot.store.return_attachments import ReturnAttachment
@@ -182,9 +183,19 @@ def test_damaged_item_asks_for_a_photo_and_stores_it(
     )  # fmt: skip
     reply = response.json()
     assert "with your photo" in texts(reply)
-    assert "/contact_human_agent" in payloads(reply)
+    # A damaged item needs a person: the bot hands over by itself once the RMA is recorded.
+    assert "passed your conversation to our support team" in texts(reply)
     photos = count(rasa_stack, select(func.count()).select_from(ReturnAttachment))
     assert photos >= 1
+    database = Database(rasa_stack.settings.database_url)
+    try:
+        with database.session() as session:
+            ticket = session.execute(
+                select(HandoffTicket).where(HandoffTicket.conversation_id == sender_id)
+            ).scalar_one()
+            assert ticket.reasons[0] == "damaged_defective_or_wrong_item"
+    finally:
+        database.dispose()
 
 
 # -- refunds and invoices ----------------------------------------------------------------------
