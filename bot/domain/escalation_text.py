@@ -102,6 +102,12 @@ PATTERNS: dict[Cue, re.Pattern[str]] = {
             r"\bnothing (?:arrived|came|was delivered)\b",
             r"\bno (?:parcel|package|box) (?:at|on|in)\b",
             r"\bwasn'?t (?:there|delivered)\b",
+            # "it says delivered but I don't have it": "it"/"them" only, so "I don't have my order
+            # number" is not a missing parcel.
+            r"\b(?:don'?t|do not) have (?:it|them)\b",
+            r"\b(?:it|they|parcel|package|order)\s+(?:isn'?t|is not|aren'?t|are not|wasn'?t|"
+            r"was not|weren'?t|were not)\s+(?:here|there)\b",
+            r"\b(?:can'?t|cannot|can not|couldn'?t|could not) find (?:it|them|my|the)\b",
         ]
     ),
     Cue.MENTIONS_DELIVERED: _any([r"\bdelivered\b", r"\bdelivery confirm"]),

@@ -47,6 +47,28 @@ def verify(stack: RunningStack, sender: str, opening: str, order: dict) -> list[
     return stack.say(sender, order["email"])
 
 
+# -- order status ------------------------------------------------------------------------------
+def test_delivered_but_not_received_hands_over_to_a_person(
+    rasa_stack: RunningStack, sender_id: str
+) -> None:
+    order = make_order(rasa_stack.settings.database_url, skus=["NW-TEE-MERINO-M"],
+                       delivered_days_ago=1)  # fmt: skip
+    status = texts(verify(rasa_stack, sender_id, "where is my order", order))
+    assert "was delivered" in status
+    reply = texts(rasa_stack.say(sender_id, "it says delivered but I don't have it"))
+    assert "passed your conversation to our support team" in reply
+    database = Database(rasa_stack.settings.database_url)
+    try:
+        with database.session() as session:
+            ticket = session.execute(
+                select(HandoffTicket).where(HandoffTicket.conversation_id == sender_id)
+            ).scalar_one()
+            # the carrier says delivered, the shopper says not: conflicting data, shipping queue
+            assert ticket.reasons[0] == "conflicting_data"
+    finally:
+        database.dispose()
+
+
 # -- cancellation ------------------------------------------------------------------------------
 def test_cancel_confirmed_cancels_once_and_refunds_once(
     rasa_stack: RunningStack, sender_id: str
