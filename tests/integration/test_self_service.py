@@ -41,6 +41,19 @@ def order_view(stack: RunningStack, number: str):  # type: ignore[no-untyped-def
         database.dispose()
 
 
+def ticket_reasons(stack: RunningStack, conversation_id: str) -> list[str]:
+    """The escalation reasons of the conversation's handoff ticket, headline first."""
+    database = Database(stack.settings.database_url)
+    try:
+        with database.session() as session:
+            ticket = session.execute(
+                select(HandoffTicket).where(HandoffTicket.conversation_id == conversation_id)
+            ).scalar_one()
+            return list(ticket.reasons)
+    finally:
+        database.dispose()
+
+
 def verify(stack: RunningStack, sender: str, opening: str, order: dict) -> list[dict]:
     stack.say(sender, opening)
     stack.say(sender, order["number"])
@@ -57,16 +70,8 @@ def test_delivered_but_not_received_hands_over_to_a_person(
     assert "was delivered" in status
     reply = texts(rasa_stack.say(sender_id, "it says delivered but I don't have it"))
     assert "passed your conversation to our support team" in reply
-    database = Database(rasa_stack.settings.database_url)
-    try:
-        with database.session() as session:
-            ticket = session.execute(
-                select(HandoffTicket).where(HandoffTicket.conversation_id == sender_id)
-            ).scalar_one()
-            # the carrier says delivered, the shopper says not: conflicting data, shipping queue
-            assert ticket.reasons[0] == "conflicting_data"
-    finally:
-        database.dispose()
+    # the carrier says delivered, the shopper says not: conflicting data, shipping queue
+    assert ticket_reasons(rasa_stack, sender_id)[0] == "conflicting_data"
 
 
 # -- cancellation ------------------------------------------------------------------------------
@@ -209,15 +214,7 @@ def test_damaged_item_asks_for_a_photo_and_stores_it(
     assert "passed your conversation to our support team" in texts(reply)
     photos = count(rasa_stack, select(func.count()).select_from(ReturnAttachment))
     assert photos >= 1
-    database = Database(rasa_stack.settings.database_url)
-    try:
-        with database.session() as session:
-            ticket = session.execute(
-                select(HandoffTicket).where(HandoffTicket.conversation_id == sender_id)
-            ).scalar_one()
-            assert ticket.reasons[0] == "damaged_defective_or_wrong_item"
-    finally:
-        database.dispose()
+    assert ticket_reasons(rasa_stack, sender_id)[0] == "damaged_defective_or_wrong_item"
 
 
 # -- refunds and invoices ----------------------------------------------------------------------
