@@ -28,6 +28,7 @@ class WebChatShopper:
         self._client.on("session_confirm", lambda _sid: self._confirmed.set())
         self._client.on("bot_uttered", self._on_bot)
         self._client.on("connect", self._request_session)
+        self._client.on("disconnect", self._confirmed.clear)
         self._client.connect(rasa_url, transports=["polling"], socketio_path="socket.io")
         assert self._confirmed.wait(15), "no session_confirm from the web chat"
 
@@ -38,7 +39,10 @@ class WebChatShopper:
         with self._lock:
             self.received.append({**data, "_at": time.time()})
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, reconnect_timeout: float = 30) -> None:
+        # After a Rasa restart the client reconnects with backoff (1-5 s) and must rejoin its
+        # session before it can emit; wait for that instead of guessing a sleep.
+        assert self._confirmed.wait(reconnect_timeout), "the web chat did not reconnect"
         self._client.emit("user_uttered", {"message": text, "session_id": self.session_id})
 
     def texts(self) -> list[str]:

@@ -212,7 +212,6 @@ def test_restart_mid_handoff_loses_nothing(
     supervisor.restart("rasa", kill_signal=signal.SIGKILL)
     supervisor.restart("actions", kill_signal=signal.SIGKILL)
     assert rasa_stack.tracker(webchat.session_id)["paused"]
-    time.sleep(1.0)  # the socket.io client reconnects and rejoins its session room
     webchat.say("thanks, waiting")
     wait_for_thread(fake_slack, channel, ts, lambda t: "thanks, waiting" in t)
     agent_says(rasa_stack, channel, ts, "Done: it ships today.")
