@@ -59,6 +59,9 @@ _DIET0 = {
 
 _CHAR24 = [*_FEATURES[:3], {**_FEATURES[3], "max_ngram": 4}]
 
+_ENCODER = {"name": "bot.nlu_components.sentence_encoder.SentenceEncoderFeaturizer"}
+_LR = {"name": "LogisticRegressionClassifier", "max_iter": 200}
+
 #: name -> (pipeline or None for config.yml's, include the generated typo file?)
 CANDIDATES: dict[str, tuple[list[dict] | None, bool]] = {
     "project": (None, True),
@@ -71,6 +74,11 @@ CANDIDATES: dict[str, tuple[list[dict] | None, bool]] = {
     "diet0-no-typos": ([*_FEATURES, _DIET0, *_TAIL], False),
     "diet0-e30": ([*_FEATURES, {**_DIET0, "epochs": 30}, *_TAIL], True),
     "diet0-char24": ([*_CHAR24, _DIET0, *_TAIL], True),
+    # + the pretrained sentence encoder (bot/nlu_components/sentence_encoder.py)
+    "diet0-char24-enc": ([*_CHAR24, _ENCODER, _DIET0, *_TAIL], True),
+    "lr-char24-enc": ([*_CHAR24, _ENCODER, _LR, *_TAIL], True),
+    "lr-enc-only": ([*_FEATURES[:2], _ENCODER, _LR, *_TAIL], True),
+    "diet0-enc-only": ([*_FEATURES[:2], _ENCODER, _DIET0, *_TAIL], True),
 }
 
 
