@@ -79,6 +79,24 @@ CANDIDATES: dict[str, tuple[list[dict] | None, bool]] = {
     "lr-char24-enc": ([*_CHAR24, _ENCODER, _LR, *_TAIL], True),
     "lr-enc-only": ([*_FEATURES[:2], _ENCODER, _LR, *_TAIL], True),
     "diet0-enc-only": ([*_FEATURES[:2], _ENCODER, _DIET0, *_TAIL], True),
+    "diet0-char24-enc-x10": ([*_CHAR24, {**_ENCODER, "scale": 10.0}, _DIET0, *_TAIL], True),
+    "diet0-char24-enc-x10-e60": (
+        [*_CHAR24, {**_ENCODER, "scale": 10.0}, {**_DIET0, "epochs": 60}, *_TAIL],
+        True,
+    ),
+    "diet0-words-enc-x10": ([*_FEATURES[:3], {**_ENCODER, "scale": 10.0}, _DIET0, *_TAIL], True),
+    "svm-enc-only-cv2": (
+        [
+            *_FEATURES[:2],
+            _ENCODER,
+            {"name": "SklearnIntentClassifier", "max_cross_validation_folds": 2},
+            *_TAIL,
+        ],
+        True,
+    ),
+    "lr-enc-only-x10": ([*_FEATURES[:2], {**_ENCODER, "scale": 10.0}, _LR, *_TAIL], True),
+    "lr-char24-enc-x10": ([*_CHAR24, {**_ENCODER, "scale": 10.0}, _LR, *_TAIL], True),
+    "svm-enc-only": ([*_FEATURES[:2], _ENCODER, {"name": "SklearnIntentClassifier"}, *_TAIL], True),
 }
 
 
