@@ -123,3 +123,21 @@ def test_component_is_registered_and_shares_one_encoder() -> None:
         )
 
     assert create()._encoder is create()._encoder
+
+
+def test_component_scales_the_vectors_and_rejects_a_bad_scale() -> None:
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu_components.sentence_encoder import SentenceEncoderFeaturizer
+
+    config = {**SentenceEncoderFeaturizer.get_default_config(), "scale": 10.0}
+    component = SentenceEncoderFeaturizer(config, "encoder", _FakeEncoder())
+    message = Message(data={TEXT: "hi"})
+    component.process([message])
+    _, sentence = message.get_dense_features(TEXT)
+    assert sentence is not None
+    assert sentence.features.tolist() == [[20.0, 10.0, 0.0, 0.0]]
+
+    with pytest.raises(ValueError, match="scale"):
+        SentenceEncoderFeaturizer({**config, "scale": 0}, "encoder", _FakeEncoder())
