@@ -69,8 +69,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return {
             **DenseFeaturizer.get_default_config(),
             # The vectors have unit length, so each of the 384 values is small (~0.05) next to
-            # the 0/1 counts of the sparse features; a classifier with weight regularisation
-            # (DIET) uses them more readily when they are scaled up.
+            # the 0/1 counts of sparse features; classifiers with a fixed weight penalty (Rasa's
+            # LogisticRegressionClassifier, DIET) use them more readily when scaled up.
             "scale": 1.0,
         }
 
