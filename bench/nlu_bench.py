@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--candidates",
-        default="project,lr,diet0-no-typos,diet0-e30,diet0-char24",
+        default="project,diet0-char24,diet0-char24-enc-x10,lr-enc-only-x10,lr-char24-enc-x10",
         help=f"comma-separated, from: {', '.join(CANDIDATES)}",
     )
     parser.add_argument("--full", action="store_true", help="also time the full rasa train")
