@@ -59,6 +59,9 @@ _DIET0 = {
 
 _CHAR24 = [*_FEATURES[:3], {**_FEATURES[3], "max_ngram": 4}]
 
+_ENCODER = {"name": "bot.nlu_components.sentence_encoder.SentenceEncoderFeaturizer"}
+_LR = {"name": "LogisticRegressionClassifier", "max_iter": 200}
+
 #: name -> (pipeline or None for config.yml's, include the generated typo file?)
 CANDIDATES: dict[str, tuple[list[dict] | None, bool]] = {
     "project": (None, True),
@@ -71,6 +74,29 @@ CANDIDATES: dict[str, tuple[list[dict] | None, bool]] = {
     "diet0-no-typos": ([*_FEATURES, _DIET0, *_TAIL], False),
     "diet0-e30": ([*_FEATURES, {**_DIET0, "epochs": 30}, *_TAIL], True),
     "diet0-char24": ([*_CHAR24, _DIET0, *_TAIL], True),
+    # + the pretrained sentence encoder (bot/nlu_components/sentence_encoder.py)
+    "diet0-char24-enc": ([*_CHAR24, _ENCODER, _DIET0, *_TAIL], True),
+    "lr-char24-enc": ([*_CHAR24, _ENCODER, _LR, *_TAIL], True),
+    "lr-enc-only": ([*_FEATURES[:2], _ENCODER, _LR, *_TAIL], True),
+    "diet0-enc-only": ([*_FEATURES[:2], _ENCODER, _DIET0, *_TAIL], True),
+    "diet0-char24-enc-x10": ([*_CHAR24, {**_ENCODER, "scale": 10.0}, _DIET0, *_TAIL], True),
+    "diet0-char24-enc-x10-e60": (
+        [*_CHAR24, {**_ENCODER, "scale": 10.0}, {**_DIET0, "epochs": 60}, *_TAIL],
+        True,
+    ),
+    "diet0-words-enc-x10": ([*_FEATURES[:3], {**_ENCODER, "scale": 10.0}, _DIET0, *_TAIL], True),
+    "svm-enc-only-cv2": (
+        [
+            *_FEATURES[:2],
+            _ENCODER,
+            {"name": "SklearnIntentClassifier", "max_cross_validation_folds": 2},
+            *_TAIL,
+        ],
+        True,
+    ),
+    "lr-enc-only-x10": ([*_FEATURES[:2], {**_ENCODER, "scale": 10.0}, _LR, *_TAIL], True),
+    "lr-char24-enc-x10": ([*_CHAR24, {**_ENCODER, "scale": 10.0}, _LR, *_TAIL], True),
+    "svm-enc-only": ([*_FEATURES[:2], _ENCODER, {"name": "SklearnIntentClassifier"}, *_TAIL], True),
 }
 
 
@@ -186,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--candidates",
-        default="project,lr,diet0-no-typos,diet0-e30,diet0-char24",
+        default="project,diet0-char24,diet0-char24-enc-x10,lr-enc-only-x10,lr-char24-enc-x10",
         help=f"comma-separated, from: {', '.join(CANDIDATES)}",
     )
     parser.add_argument("--full", action="store_true", help="also time the full rasa train")

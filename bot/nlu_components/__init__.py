@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components of relaydesk (registered when `config.yml` names them)."""
