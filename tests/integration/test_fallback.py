@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import RunningStack
-from tests.integration.test_self_service import texts, ticket_reasons
+from tests.integration.conversation import texts, ticket_reasons
 
 pytestmark = pytest.mark.integration
 

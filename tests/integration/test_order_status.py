@@ -7,12 +7,9 @@ import re
 import pytest
 
 from tests.conftest import RunningStack
+from tests.integration.conversation import texts
 
 pytestmark = pytest.mark.integration
-
-
-def texts(messages: list[dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
 
 
 def test_greeting_offers_menu_buttons(rasa_stack: RunningStack, sender_id: str) -> None:

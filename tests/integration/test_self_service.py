@@ -5,53 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.store.database import Database
-from bot.store.handoff_models import HandoffTicket
 from bot.store.models import Order, Refund, ReturnRequest
-from bot.store.repository import StoreRepository
 from bot.store.return_attachments import ReturnAttachment
 from tests.conftest import RunningStack
+from tests.integration.conversation import count, order_view, payloads, texts, ticket_reasons
 from tests.integration.shop_factory import make_order
 
 pytestmark = pytest.mark.integration
-
-
-def texts(messages: list[dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
-
-
-def payloads(messages: list[dict]) -> list[str]:
-    return [b["payload"] for m in messages for b in m.get("buttons", [])]
-
-
-def count(stack: RunningStack, statement: object) -> int:
-    database = Database(stack.settings.database_url)
-    try:
-        with database.session() as session:
-            return int(session.execute(statement).scalar_one())
-    finally:
-        database.dispose()
-
-
-def order_view(stack: RunningStack, number: str):  # type: ignore[no-untyped-def]
-    database = Database(stack.settings.database_url)
-    try:
-        return StoreRepository(database).find_order(number)
-    finally:
-        database.dispose()
-
-
-def ticket_reasons(stack: RunningStack, conversation_id: str) -> list[str]:
-    """The escalation reasons of the conversation's handoff ticket, headline first."""
-    database = Database(stack.settings.database_url)
-    try:
-        with database.session() as session:
-            ticket = session.execute(
-                select(HandoffTicket).where(HandoffTicket.conversation_id == conversation_id)
-            ).scalar_one()
-            return list(ticket.reasons)
-    finally:
-        database.dispose()
 
 
 def verify(stack: RunningStack, sender: str, opening: str, order: dict) -> list[dict]:
