@@ -127,17 +127,15 @@ class ActionSubmitCancelOrder(_SubmitChange):
         except OrderChangeConflict:
             dispatcher.utter_message(response="utter_change_conflict", order_number=order.number)
             return reset()
-        refund = (
-            f" A refund of {result.order.total:.2f} {result.order.currency} to your original "
-            f"payment method is on its way: it takes {policy.refund_business_days_min}-"
-            f"{policy.refund_business_days_max} business days to show on your statement."
-            if result.refund_reference
-            else ""
-        )
-        dispatcher.utter_message(
-            text=f"Done: order #{order.number} is cancelled and won't be shipped.{refund} "
-            "You'll also get a confirmation email."
-        )
+        if result.refund_reference:
+            dispatcher.utter_message(
+                response="utter_order_cancelled_refunded",
+                order_number=order.number,
+                refund_amount=f"{result.order.total:.2f} {result.order.currency}",
+                refund_days=f"{policy.refund_business_days_min}-{policy.refund_business_days_max}",
+            )
+        else:
+            dispatcher.utter_message(response="utter_order_cancelled", order_number=order.number)
         return reset()
 
 
@@ -172,7 +170,8 @@ class ActionSubmitAddressChange(_SubmitChange):
             dispatcher.utter_message(response="utter_change_conflict", order_number=order.number)
             return reset()
         dispatcher.utter_message(
-            text=f"Done: order #{order.number} will now be delivered to "
-            f"{updated.shipping_address.one_line()}. You'll get an email confirming the change."
+            response="utter_address_changed",
+            order_number=order.number,
+            address=updated.shipping_address.one_line(),
         )
         return reset()

@@ -51,14 +51,12 @@ class ActionSendInvoice(_SubmitChange):
             return reset()
         template = self.services.store_policy.invoice_url_template
         if order.status == "processing":
-            dispatcher.utter_message(
-                text=f"The invoice for order #{order.number} is created once the payment is "
-                "confirmed; you'll get it by email then."
-            )
+            dispatcher.utter_message(response="utter_invoice_pending", order_number=order.number)
             return reset()
         dispatcher.utter_message(
-            text=f"Here's the invoice for order #{order.number} ({order.total:.2f} "
-            f"{order.currency}): {template.format(order=order.number)}\nIt's also in the "
-            "confirmation email we sent when you ordered."
+            response="utter_invoice_link",
+            order_number=order.number,
+            order_total=f"{order.total:.2f} {order.currency}",
+            invoice_url=template.format(order=order.number),
         )
         return reset()

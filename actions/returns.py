@@ -96,16 +96,13 @@ class ValidateReturnForm(VerifiedOrderForm):
         return validate_confirmation(value, {"return_item", "return_reason", "return_condition"})
 
 
-_INELIGIBLE_WORDING = {
-    IneligibleReason.OUTSIDE_WINDOW: "our {window}-day return window ended on {deadline}",
-    IneligibleReason.NON_RETURNABLE_CATEGORY: (
-        "{item} can't be returned for hygiene or value reasons (it's in a non-returnable category)"
-    ),
-    IneligibleReason.FINAL_SALE: (
-        "{item} was a final-sale item, and final-sale items can't be returned"
-    ),
-    IneligibleReason.USED: "items returned for size or a change of mind must be unused, with tags",
-    IneligibleReason.ALREADY_REQUESTED: "there's already a return open for {item}",
+#: The response refusing a return, per ReturnPolicy reason (domain/selfservice.yml).
+_REFUSALS = {
+    IneligibleReason.OUTSIDE_WINDOW: "utter_return_refused_outside_window",
+    IneligibleReason.NON_RETURNABLE_CATEGORY: "utter_return_refused_non_returnable_category",
+    IneligibleReason.FINAL_SALE: "utter_return_refused_final_sale",
+    IneligibleReason.USED: "utter_return_refused_used",
+    IneligibleReason.ALREADY_REQUESTED: "utter_return_refused_already_requested",
 }
 
 
@@ -121,8 +118,7 @@ class ActionSubmitReturn(_SubmitChange):
             return reset(*RETURN_SLOTS)
         if delivered_on(order) is None:
             dispatcher.utter_message(
-                text=f"Order #{order.number} hasn't been delivered yet, so there's nothing to "
-                "return. If you no longer want it, I can check whether it can still be cancelled."
+                response="utter_return_not_delivered", order_number=order.number
             )
             return reset(*RETURN_SLOTS)
         given = answers(tracker, order)
@@ -137,14 +133,14 @@ class ActionSubmitReturn(_SubmitChange):
                 if order.customer.is_vip
                 else (policy.return_window_days)
             )
-            reason = _INELIGIBLE_WORDING[decision.reason or IneligibleReason.OUTSIDE_WINDOW]
             deadline = (
                 friendly_date(decision.deadline, self.services.today()) if decision.deadline else ""
             )
-            text = reason.format(window=window, deadline=deadline, item=given.line.name)
             dispatcher.utter_message(
-                text=f"I'm sorry, I can't open a return for this: {text}. If you think "
-                "there's a good reason for an exception, a member of our team can look at it."
+                response=_REFUSALS[decision.reason or IneligibleReason.OUTSIDE_WINDOW],
+                window=window,
+                deadline=deadline,
+                item=given.line.name,
             )
             dispatcher.utter_message(response="utter_offer_human")
             return reset(*RETURN_SLOTS)
@@ -162,10 +158,10 @@ class ActionSubmitReturn(_SubmitChange):
         )
         if decision.outcome is ReturnOutcome.NEEDS_PERSON:
             dispatcher.utter_message(
-                text=f"Thank you. I've recorded the problem as {result.rma_number}"
-                f"{' with your photo' if files else ''}. Because the item arrived damaged, "
-                "faulty or wrong, a member of our team decides on a replacement or refund "
-                "(you won't pay for the return)."
+                response="utter_return_problem_recorded_with_photo"
+                if files
+                else "utter_return_problem_recorded",
+                rma_number=result.rma_number,
             )
             handover = EscalationDecision.requested(Reason.ITEM_PROBLEM)
             return [
@@ -182,15 +178,14 @@ class ActionSubmitReturn(_SubmitChange):
             + policy.refund_business_days_max,
         )
         dispatcher.utter_message(
-            text=f"Your return is open: {result.rma_number} for {given.line.name}.\n"
-            f"1. Print your free return label: {label}\n"
-            f"2. Pack the item with its tags and drop the parcel at any UPS point within "
-            f"{policy.return_drop_off_days} days.\n"
-            f"3. Once it arrives we check it within {policy.refund_inspection_business_days} "
-            f"business days and refund {given.line.unit_price * given.line.quantity:.2f} "
-            f"{order.currency} to your original payment method "
-            f"({policy.refund_business_days_min}-{policy.refund_business_days_max} business "
-            f"days); if you send it right away, expect the money by "
-            f"{friendly_date(refund_by, self.services.today())}."
+            response="utter_return_opened",
+            rma_number=result.rma_number,
+            item=given.line.name,
+            label_url=label,
+            drop_off_days=policy.return_drop_off_days,
+            inspection_days=policy.refund_inspection_business_days,
+            refund_amount=f"{given.line.unit_price * given.line.quantity:.2f} {order.currency}",
+            refund_days=f"{policy.refund_business_days_min}-{policy.refund_business_days_max}",
+            refund_by=friendly_date(refund_by, self.services.today()),
         )
         return [*reset(*RETURN_SLOTS), SlotSet("last_rma_number", result.rma_number)]
