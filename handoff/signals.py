@@ -97,13 +97,6 @@ def shopper_turns(
     return tuple(turns)
 
 
-def earlier_turns(
-    events: Sequence[Mapping[str, Any]], free_text: frozenset[str] = frozenset()
-) -> tuple[Turn, ...]:
-    """Shopper turns before the latest one, back to the last session start or handoff."""
-    return shopper_turns(events, free_text)[:-1]
-
-
 def person_offered(events: Sequence[Mapping[str, Any]]) -> bool:
     """Did the bot, since the shopper's previous message, offer a person (a button)?"""
     seen_latest = False

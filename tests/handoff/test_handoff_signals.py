@@ -9,7 +9,6 @@ import pytest
 
 from bot.domain.escalation import Turn
 from handoff.signals import (
-    earlier_turns,
     free_text_slots,
     person_offered,
     sentiment,
@@ -43,8 +42,8 @@ def bot(buttons: list[str] | None = None) -> dict[str, Any]:
         ([{"event": "user"}, user(FB)], (Turn(None, 0.0),)),
     ],
 )  # fmt: skip
-def test_earlier_turns(events: list[dict[str, Any]], turns: tuple[Turn, ...]) -> None:
-    assert earlier_turns(events) == turns
+def test_turns_before_the_latest(events: list[dict[str, Any]], turns: tuple[Turn, ...]) -> None:
+    assert shopper_turns(events)[:-1] == turns
 
 
 def form(name: str | None) -> dict[str, Any]:
