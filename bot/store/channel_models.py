@@ -37,6 +37,9 @@ class OutboundStatus(StrEnum):
     FAILED = "failed"
     #: Never attempted because the provider would refuse it (WhatsApp's 24-hour rule).
     BLOCKED = "blocked"
+    #: The provider stalled past the client's timeout and cannot be asked whether it carried
+    #: the request out (Telegram, Messenger): maybe sent, deliberately not repeated.
+    UNKNOWN = "unknown"
 
 
 class ChannelInbound(Base):
@@ -69,8 +72,10 @@ class ChannelOutbound(Base):
 
     __tablename__ = "channel_outbound"
     __table_args__ = (
-        # Status callbacks find their message by the provider's id.
-        UniqueConstraint("channel", "provider_message_id"),
+        # The provider's id is unique per recipient, not per channel: Telegram numbers messages
+        # per chat (Twilio SIDs and Graph mids are global, so for them this is no weaker).
+        # Status callbacks (Twilio) find their message by SID.
+        UniqueConstraint("channel", "external_id", "provider_message_id"),
         Index("ix_channel_outbound_channel_external_id", "channel", "external_id"),
     )
 
@@ -95,6 +100,9 @@ class ChannelOutbound(Base):
     delivery_status: Mapped[str | None] = Column(String(32), nullable=True)
     delivery_status_at: Mapped[datetime | None] = Column(UTCDateTime, nullable=True)
     delivery_error_code: Mapped[str | None] = Column(String(32), nullable=True)
+    #: Who caused the send, when not the shopper's own turn, e.g. "handoff:<delivery id>";
+    #: `ChannelStore.outbound_by_origin` reports on it.
+    origin: Mapped[str | None] = Column(String(64), nullable=True, index=True)
 
 
 class ChannelConversation(Base):

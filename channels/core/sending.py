@@ -9,6 +9,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.store.channel_models import OutboundStatus
@@ -92,15 +93,25 @@ class Sender:
         self._sleep = sleep
 
     async def send(
-        self, external_id: str, request: ProviderRequest, *, inbound_id: int | None
+        self,
+        external_id: str,
+        request: ProviderRequest,
+        *,
+        inbound_id: int | None,
+        origin: str | None = None,
     ) -> SendResult:
+        """Records and sends one request. `origin` is who caused it when not the shopper's
+        own turn (e.g. "handoff:<delivery id>"); see `ChannelStore.outbound_by_origin`."""
         outbound_id = await asyncio.to_thread(
-            self._store.new_outbound,
-            self._channel,
-            external_id,
-            request.kind,
-            request.params,
-            inbound_id=inbound_id,
+            partial(
+                self._store.new_outbound,
+                self._channel,
+                external_id,
+                request.kind,
+                request.params,
+                inbound_id=inbound_id,
+                origin=origin,
+            )
         )
         for attempt in range(1, self._policy.attempts + 1):
             try:
@@ -135,18 +146,27 @@ class Sender:
         raise AssertionError("unreachable: the last attempt is final")  # pragma: no cover
 
     async def record_blocked(
-        self, external_id: str, request: ProviderRequest, reason: str, *, inbound_id: int | None
+        self,
+        external_id: str,
+        request: ProviderRequest,
+        reason: str,
+        *,
+        inbound_id: int | None,
+        origin: str | None = None,
     ) -> SendResult:
         """Records a message that must not be sent at all (and says why, in the log too)."""
         outbound_id = await asyncio.to_thread(
-            self._store.new_outbound,
-            self._channel,
-            external_id,
-            request.kind,
-            request.params,
-            inbound_id=inbound_id,
-            status=OutboundStatus.BLOCKED,
-            error=reason,
+            partial(
+                self._store.new_outbound,
+                self._channel,
+                external_id,
+                request.kind,
+                request.params,
+                inbound_id=inbound_id,
+                status=OutboundStatus.BLOCKED,
+                error=reason,
+                origin=origin,
+            )
         )
         logger.warning(
             "%s: message #%d to %s not sent: %s", self._channel, outbound_id, external_id, reason

@@ -61,6 +61,20 @@ class UnfinishedDelivery:
 
 
 @dataclass(frozen=True)
+class OutboundReport:
+    """The fate of one send, for whoever caused it (`ChannelStore.outbound_by_origin`)."""
+
+    id: int
+    status: OutboundStatus
+    #: The provider's latest delivery report (Twilio: delivered, read, failed, ...), if any.
+    delivery_status: str | None
+    last_error: str | None
+    delivery_error_code: str | None
+    sent_at: datetime | None
+    delivery_status_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ConversationWindow:
     last_inbound_at: datetime | None
     template_sent_at: datetime | None
@@ -263,7 +277,12 @@ class ChannelStore:
         inbound_id: int | None,
         status: OutboundStatus = OutboundStatus.PENDING,
         error: str | None = None,
+        origin: str | None = None,
     ) -> int:
+        """Records a send before its first attempt; `origin` says who caused it when it is not
+        the shopper's own turn (e.g. "handoff:<delivery id>", at most 64 characters)."""
+        if origin is not None and len(origin) > 64:
+            raise ValueError(f"origin is longer than 64 characters: {origin!r}")
         with self._database.session() as session:
             row = ChannelOutbound(
                 channel=channel,
@@ -275,6 +294,7 @@ class ChannelStore:
                 attempts=0,
                 last_error=_clip(error),
                 created_at=self._clock(),
+                origin=origin,
             )
             session.add(row)
             session.flush()
@@ -305,23 +325,63 @@ class ChannelStore:
                 )
             )
 
+    def outbound_by_origin(self, origin: str) -> list[OutboundReport]:
+        """Every send recorded with this `origin`, oldest first."""
+        with self._database.session() as session:
+            rows = session.execute(
+                select(ChannelOutbound)
+                .where(ChannelOutbound.origin == origin)
+                .order_by(ChannelOutbound.id)
+            ).scalars()
+            return [
+                OutboundReport(
+                    id=row.id,
+                    status=OutboundStatus(row.status),
+                    delivery_status=row.delivery_status,
+                    last_error=row.last_error,
+                    delivery_error_code=row.delivery_error_code,
+                    sent_at=row.sent_at,
+                    delivery_status_at=row.delivery_status_at,
+                )
+                for row in rows
+            ]
+
     def record_delivery_status(
-        self, channel: str, provider_message_id: str, status: str, error_code: str | None
+        self,
+        channel: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        *,
+        external_id: str | None = None,
     ) -> bool:
         """Applies a provider's status report to the message it concerns.
 
         Reports arrive out of order (Twilio posts them concurrently), so a report never moves
         a message back ("sent" after "read" is ignored). False if the message is unknown.
+
+        The provider's id identifies a message within (channel, recipient): Twilio SIDs are
+        global, so their reports need no `external_id`; with per-recipient ids (Telegram's
+        per-chat numbers) a report without the recipient matching several messages is
+        ambiguous and applied to none.
         """
+        query = select(ChannelOutbound).where(
+            ChannelOutbound.channel == channel,
+            ChannelOutbound.provider_message_id == provider_message_id,
+        )
+        if external_id is not None:
+            query = query.where(ChannelOutbound.external_id == external_id)
         with self._database.session() as session:
-            row = session.execute(
-                select(ChannelOutbound).where(
-                    ChannelOutbound.channel == channel,
-                    ChannelOutbound.provider_message_id == provider_message_id,
-                )
-            ).scalar_one_or_none()
-            if row is None:
+            rows = session.execute(query.limit(2)).scalars().all()
+            if not rows:
                 return False
+            if len(rows) > 1:
+                logger.warning(
+                    "%s: status %r for %s matches messages to several recipients; not applied",
+                    channel, status, provider_message_id,
+                )  # fmt: skip
+                return True
+            row = rows[0]
             current = _DELIVERY_RANK.get(row.delivery_status or "", -1)
             if _DELIVERY_RANK.get(status, 0) >= current:
                 row.delivery_status = status

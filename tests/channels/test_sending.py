@@ -102,3 +102,13 @@ def test_the_backoff_is_capped() -> None:
     policy = RetryPolicy(base_delay=0.5, max_delay=8.0)
     assert policy.delay(10) <= 8.0 * 1.2
     assert policy.delay(1, retry_after=3600) == policy.max_retry_after
+
+
+def test_the_origin_is_recorded(channel_database: Database) -> None:
+    store = ChannelStore(channel_database)
+    sender = Sender("whatsapp", store, ScriptedProvider("SM9"), RetryPolicy())
+
+    result = asyncio.run(sender.send("+14155550123", REQUEST, inbound_id=None, origin="handoff:5"))
+
+    [report] = store.outbound_by_origin("handoff:5")
+    assert (report.id, report.status) == (result.outbound_id, "sent")

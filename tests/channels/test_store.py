@@ -132,3 +132,39 @@ def test_delivery_reports_never_go_backwards(store: ChannelStore) -> None:
         assert row is not None and (row.delivery_status, row.delivery_error_code) == (
             "failed", "63016",
         )  # fmt: skip
+
+
+def test_provider_ids_are_unique_per_recipient_not_per_channel(store: ChannelStore) -> None:
+    # Telegram numbers messages per chat: two chats both get message 7.
+    first = store.new_outbound("telegram", "111", "text", {"text": "a"}, inbound_id=None)
+    second = store.new_outbound("telegram", "222", "text", {"text": "b"}, inbound_id=None)
+    store.outbound_sent(first, "7")
+    store.outbound_sent(second, "7")  # raised IntegrityError with the per-channel key
+
+    assert store.record_delivery_status("telegram", "7", "read", None, external_id="222")
+    with store._database.session() as session:
+        statuses = [session.get(ChannelOutbound, i).delivery_status for i in (first, second)]
+    assert statuses == [None, "read"]
+    # Without the recipient the report is ambiguous: applied to neither.
+    assert store.record_delivery_status("telegram", "7", "failed", None)
+    with store._database.session() as session:
+        assert session.get(ChannelOutbound, first).delivery_status is None
+
+
+def test_sends_are_reported_by_origin(store: ChannelStore) -> None:
+    handoff = store.new_outbound(
+        "whatsapp", "+1", "text", {"body": "An agent writes"}, inbound_id=None,
+        origin="handoff:17",
+    )  # fmt: skip
+    store.new_outbound("whatsapp", "+1", "text", {"body": "a reply"}, inbound_id=None)
+    store.outbound_sent(handoff, "SMh")
+    store.record_delivery_status("whatsapp", "SMh", "delivered", None)
+
+    [report] = store.outbound_by_origin("handoff:17")
+
+    assert (report.id, report.status, report.delivery_status) == (handoff, "sent", "delivered")
+    assert report.sent_at == NOW and report.delivery_status_at == NOW
+    assert (report.last_error, report.delivery_error_code) == (None, None)
+    assert store.outbound_by_origin("handoff:18") == []
+    with pytest.raises(ValueError):
+        store.new_outbound("whatsapp", "+1", "text", {}, inbound_id=None, origin="x" * 65)
