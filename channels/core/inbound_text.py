@@ -1,20 +1,25 @@
 """What every entry point does to a shopper's text before the assistant sees it.
 
 Pure functions, no Rasa or provider imports: the web chat, the JSON endpoint
-(channels/rest_api/) and the provider connectors (channels/core/channel.py) all call them.
+(channels/jsonapi/) and the provider connectors (channels/core/channel.py) all call them, on
+the text they would hand to Rasa (for a provider message: after a payload or an attachment's
+URL has stood in for a missing caption, so a photo without a caption is not "blank").
 
-    text = clean_text(raw)
-    if is_too_long(text):
-        answer TOO_LONG_REPLY yourself; do not hand the text to Rasa (a 1 MB message keeps
-        the NLU busy for seconds and blocks every other conversation meanwhile)
+    text, reply = screen_text(raw)
+    if reply is not None:
+        send `reply` to the shopper yourself; do not hand anything to Rasa
     else:
-        hand `text` to Rasa, blank or not: the NLU turns a blank text into the intent
-        `BLANK_INTENT` and the assistant answers it politely (utter_blank_message)
+        hand `text` (cleaned) to Rasa
 
-`is_blank` is there for entry points that must decide something themselves (e.g. not
-recording an empty attachment-less message as a question); it treats a text of only
-whitespace, invisible format characters and replacement characters (what a lone surrogate
-becomes) as blank.
+`screen_text` answers two kinds of message itself:
+
+- blank ones (empty, whitespace, invisible characters, a lone surrogate): Rasa's NLU cannot
+  classify a text without tokens (RegexFeaturizer and the intent classifier fail on it), and
+  there is nothing to understand anyway: BLANK_REPLY asks the shopper to type again;
+- messages over TEXT_LIMIT: TOO_LONG_REPLY. A 1 MB message keeps the NLU busy for seconds
+  and every other conversation waits meanwhile.
+
+Neither reaches the tracker, so a blank message in the middle of a form changes nothing.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ import unicodedata
 #: busy for about 15 s.
 TEXT_LIMIT = 4096
 
-#: The intent the NLU gives a blank text (bot/nlu_components/); the domain answers it.
-BLANK_INTENT = "blank_message"
+#: What the shopper reads when their message has no text in it (it never reaches the NLU).
+BLANK_REPLY = (
+    "Sorry, I didn't get any text in that message. What can I help you with? "
+    "You can type a question, or an order number."
+)
 
 #: What the shopper reads when their message is over TEXT_LIMIT (it never reaches the NLU).
 TOO_LONG_REPLY = (
@@ -91,3 +99,13 @@ def is_blank(text: str | None) -> bool:
 def is_too_long(text: str | None) -> bool:
     """True when the text is over TEXT_LIMIT characters: answer TOO_LONG_REPLY instead."""
     return text is not None and len(text) > TEXT_LIMIT
+
+
+def screen_text(text: str | None) -> tuple[str, str | None]:
+    """(the cleaned text, the reply to send instead of asking the assistant, if any)."""
+    cleaned = clean_text(text)
+    if is_too_long(cleaned):
+        return cleaned, TOO_LONG_REPLY
+    if is_blank(cleaned):
+        return cleaned, BLANK_REPLY
+    return cleaned, None

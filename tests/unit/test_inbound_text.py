@@ -7,11 +7,13 @@ import json
 import pytest
 
 from channels.core.inbound_text import (
+    BLANK_REPLY,
     TEXT_LIMIT,
     TOO_LONG_REPLY,
     clean_text,
     is_blank,
     is_too_long,
+    screen_text,
 )
 
 
@@ -108,3 +110,30 @@ def test_too_long_reply_says_what_to_do() -> None:
     assert "4,096" in TOO_LONG_REPLY
     assert "shorter" in TOO_LONG_REPLY
     assert len(TOO_LONG_REPLY) < 300
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "reply"),
+    [
+        ("where is my order", "where is my order", None),
+        ("  10023  ", "  10023  ", None),
+        ("", "", BLANK_REPLY),
+        (None, "", BLANK_REPLY),
+        ("   ", "   ", BLANK_REPLY),
+        ("\ud800", "\ufffd", BLANK_REPLY),
+        ("\x00", "", BLANK_REPLY),
+        ("order \ud800", "order \ufffd", None),
+        ("x" * TEXT_LIMIT, "x" * TEXT_LIMIT, None),
+        ("x" * (TEXT_LIMIT + 1), "x" * (TEXT_LIMIT + 1), TOO_LONG_REPLY),
+        # The limit applies to what would reach the assistant: removed controls don't count.
+        ("x" * TEXT_LIMIT + "\x00" * 10, "x" * TEXT_LIMIT, None),
+        (" " * (TEXT_LIMIT + 1), " " * (TEXT_LIMIT + 1), TOO_LONG_REPLY),
+    ],
+)
+def test_screen_text(raw: str | None, text: str, reply: str | None) -> None:
+    assert screen_text(raw) == (text, reply)
+
+
+def test_blank_reply_asks_again() -> None:
+    assert "didn't get any text" in BLANK_REPLY
+    assert BLANK_REPLY.rstrip().endswith((".", "?"))
