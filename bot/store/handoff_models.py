@@ -3,7 +3,8 @@ the bridge's position in Rasa's event stream.
 
 Everything a handoff needs to survive a restart of any process lives here (docs/handoff.md).
 Written and read only by `handoff.tickets` and `handoff.outbox`. Shares `Base` (naming
-convention, Alembic history) with the shop models; migration 0003_handoff.
+convention, Alembic history) with the shop models; migrations 0003_handoff and
+0006_handoff_delivery_state.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped
 
 from bot.domain.escalation import Priority
+from bot.domain.handoff_delivery import ReplyState
 from bot.domain.handoff_ticket import DeliveryStatus, Destination, MessageDirection, TicketStatus
 from bot.store.column_types import UTCDateTime, vocabulary
 from bot.store.models import Base
@@ -123,6 +125,11 @@ class HandoffDelivery(Base):
     last_error: Mapped[str | None] = Column(String(500), nullable=True)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False)
     delivered_at: Mapped[datetime | None] = Column(UTCDateTime, nullable=True)
+    #: An agent's reply only: the state the agent was last shown (Slack reactions), from
+    #: queued to delivered / withheld / failed (bot.domain.handoff_delivery); None otherwise.
+    receipt: Mapped[ReplyState | None] = Column(vocabulary(ReplyState, "receipt"), nullable=True)
+    #: When the bridge looks at the reply's channel sends again; None once its state is final.
+    follow_at: Mapped[datetime | None] = Column(UTCDateTime, nullable=True, index=True)
 
 
 class HandoffCursor(Base):
