@@ -1,19 +1,29 @@
 """Sending through a provider: every request is recorded, retried with backoff while the failure
-is temporary (5xx, 429, timeouts, connection errors), and a final failure is logged and left
-in the store (`channel_outbound.status = 'failed'`) instead of disappearing."""
+is temporary (5xx, 429, connection errors), and a final failure is logged and left in the
+store (`channel_outbound.status = 'failed'`) instead of disappearing.
+
+A request whose outcome is unknown (the provider stalled past the client's timeout, or the
+connection broke after the request went out: it may have been carried out) is not blindly
+repeated. Where the provider can be asked (a `Reconcile`: Twilio lists the messages it
+created), it is asked, and the request is repeated only if it was not carried out; where it
+cannot, the send is recorded as `unknown` and logged, and not repeated: a shopper getting an
+answer twice is worse than the rare answer that may not have arrived.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 
 from bot.store.channel_models import OutboundStatus
-from channels.core.messages import ProviderRequest
+from channels.core.messages import ProviderRequest, utc_now
 from channels.core.store import ChannelStore
 
 logger = logging.getLogger(__name__)
@@ -29,12 +39,17 @@ class ProviderError(Exception):
         retryable: bool,
         status: int | None = None,
         retry_after: float | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        #: The request may have been carried out (no answer within the timeout, or the
+        #: connection broke after it was sent). Adapters set it; `Sender` does not repeat
+        #: such a request unless the provider, asked, says it was not carried out.
+        self.outcome_unknown = outcome_unknown
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.detail}" if self.status else self.detail
@@ -43,6 +58,43 @@ class ProviderError(Exception):
 def retryable_status(status: int) -> bool:
     """Server errors and rate limiting pass; any other 4xx will fail the same way again."""
     return status >= 500 or status in (408, 429)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110).
+    None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds or seconds == float("inf"):  # NaN, inf
+        return None
+    return max(0.0, seconds)
+
+
+def requests_never_sent(error: BaseException) -> bool:
+    """For the `requests` library (Twilio SDK, Graph): True if the error happened before the
+    request could reach the provider (connecting failed or timed out), so repeating it cannot
+    duplicate anything. A read timeout or a connection broken mid-request is not such a case.
+    """
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if isinstance(error, requests.ConnectionError) and not isinstance(error, requests.Timeout):
+        reason = getattr(error.args[0], "reason", None) if error.args else None
+        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+    return False
 
 
 @dataclass(frozen=True)
@@ -67,6 +119,10 @@ class RetryPolicy:
 
 #: Performs one request for the shopper `external_id`; returns the provider's message id.
 Transmit = Callable[[str, ProviderRequest], Awaitable[str | None]]
+#: Asks the provider which messages matching the request it created for `external_id` since
+#: the given time: their ids, oldest first (empty: it was not carried out). Raises
+#: `ProviderError` if the provider cannot tell.
+Reconcile = Callable[[str, ProviderRequest, datetime], Awaitable[Sequence[str]]]
 
 
 @dataclass(frozen=True)
@@ -85,12 +141,16 @@ class Sender:
         policy: RetryPolicy,
         *,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        reconcile: Reconcile | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._channel = channel
         self._store = store
         self._transmit = transmit
         self._policy = policy
         self._sleep = sleep
+        self._reconcile = reconcile
+        self._clock = clock
 
     async def send(
         self,
@@ -113,11 +173,23 @@ class Sender:
                 origin=origin,
             )
         )
+        #: Start of the first attempt whose outcome is unknown; reconciling looks from there.
+        unknown_since: datetime | None = None
         for attempt in range(1, self._policy.attempts + 1):
+            if unknown_since is not None:
+                found = await self._ask(outbound_id, external_id, request, unknown_since)
+                if found is not None:
+                    return found
+            started = self._clock()
             try:
                 provider_id = await self._transmit(external_id, request)
             except ProviderError as error:
-                final = not error.retryable or attempt == self._policy.attempts
+                last = attempt == self._policy.attempts
+                if error.outcome_unknown:
+                    if self._reconcile is None:
+                        return await self._unknown(outbound_id, external_id, attempt, error)
+                    unknown_since = unknown_since or started
+                final = not error.retryable or (last and not error.outcome_unknown)
                 if final:
                     logger.error(
                         "%s: gave up sending %s message #%d to %s after %d attempt(s): %s",
@@ -129,9 +201,23 @@ class Sender:
                 if final:
                     return SendResult(outbound_id, OutboundStatus.FAILED)
                 delay = self._policy.delay(attempt, error.retry_after)
+                if last:  # an unknown outcome on the last try: ask once more, then give up
+                    await self._sleep(delay)
+                    assert unknown_since is not None
+                    found = await self._ask(outbound_id, external_id, request, unknown_since)
+                    if found is not None:
+                        return found
+                    logger.error(
+                        "%s: gave up sending %s message #%d to %s after %d attempt(s): %s",
+                        self._channel, request.kind, outbound_id, external_id, attempt, error,
+                    )  # fmt: skip
+                    await asyncio.to_thread(self._store.outbound_failed, outbound_id)
+                    return SendResult(outbound_id, OutboundStatus.FAILED)
                 logger.warning(
-                    "%s: sending message #%d failed (attempt %d of %d: %s); retrying in %.2fs",
-                    self._channel, outbound_id, attempt, self._policy.attempts, error, delay,
+                    "%s: sending message #%d failed (attempt %d of %d: %s); %s in %.2fs",
+                    self._channel, outbound_id, attempt, self._policy.attempts, error,
+                    "asking the provider whether it was sent" if error.outcome_unknown
+                    else "retrying", delay,
                 )  # fmt: skip
                 await self._sleep(delay)
             except Exception as error:  # a bug in an adapter: record it, never crash the turn
@@ -144,6 +230,58 @@ class Sender:
                 await asyncio.to_thread(self._store.outbound_sent, outbound_id, provider_id)
                 return SendResult(outbound_id, OutboundStatus.SENT, provider_id)
         raise AssertionError("unreachable: the last attempt is final")  # pragma: no cover
+
+    async def _ask(
+        self, outbound_id: int, external_id: str, request: ProviderRequest, since: datetime
+    ) -> SendResult | None:
+        """After an unknown outcome: the result if the provider carried the request out (or
+        cannot tell: then `unknown`); None if it did not, so the request may be repeated."""
+        assert self._reconcile is not None
+        try:
+            candidates = await self._reconcile(external_id, request, since)
+            # Messages we recorded for other sends are not this one's (same text, say).
+            taken = await asyncio.to_thread(
+                self._store.recorded_provider_ids, self._channel, external_id, list(candidates)
+            )
+        except ProviderError as error:
+            return await self._unknown(
+                outbound_id, external_id, None, error, note="the provider could not be asked"
+            )
+        found = [candidate for candidate in candidates if candidate not in taken]
+        if not found:
+            logger.info(
+                "%s: message #%d to %s was not carried out by the provider; sending again",
+                self._channel, outbound_id, external_id,
+            )  # fmt: skip
+            return None
+        logger.warning(
+            "%s: message #%d to %s was carried out although its request timed out (%s); "
+            "not sending it again",
+            self._channel, outbound_id, external_id, found[0],
+        )  # fmt: skip
+        await asyncio.to_thread(
+            self._store.outbound_sent, outbound_id, found[0], count_attempt=False
+        )
+        return SendResult(outbound_id, OutboundStatus.SENT, found[0])
+
+    async def _unknown(
+        self,
+        outbound_id: int,
+        external_id: str,
+        attempt: int | None,
+        error: ProviderError,
+        *,
+        note: str = "the provider cannot be asked",
+    ) -> SendResult:
+        logger.warning(
+            "%s: outcome of message #%d to %s unknown (%s; %s): recorded as unknown, "
+            "not sent again",
+            self._channel, outbound_id, external_id, error, note,
+        )  # fmt: skip
+        await asyncio.to_thread(
+            self._store.outbound_unknown, outbound_id, str(error), count_attempt=attempt is not None
+        )
+        return SendResult(outbound_id, OutboundStatus.UNKNOWN)
 
     async def record_blocked(
         self,

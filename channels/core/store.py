@@ -312,17 +312,57 @@ class ChannelStore:
                 update(ChannelOutbound).where(ChannelOutbound.id == outbound_id).values(**values)
             )
 
-    def outbound_sent(self, outbound_id: int, provider_message_id: str | None) -> None:
+    def outbound_sent(
+        self, outbound_id: int, provider_message_id: str | None, *, count_attempt: bool = True
+    ) -> None:
+        """The provider took the message. `count_attempt=False` when no new attempt was made
+        (an earlier attempt whose answer timed out turned out to have been carried out)."""
+        values: dict[str, Any] = {
+            "status": OutboundStatus.SENT,
+            "provider_message_id": provider_message_id,
+            "sent_at": self._clock(),
+        }
+        if count_attempt:
+            values["attempts"] = ChannelOutbound.attempts + 1
+        with self._database.session() as session:
+            session.execute(
+                update(ChannelOutbound).where(ChannelOutbound.id == outbound_id).values(**values)
+            )
+
+    def outbound_unknown(self, outbound_id: int, error: str, *, count_attempt: bool = True) -> None:
+        """The provider may or may not have carried the send out, and cannot tell us."""
+        values: dict[str, Any] = {"status": OutboundStatus.UNKNOWN, "last_error": _clip(error)}
+        if count_attempt:
+            values["attempts"] = ChannelOutbound.attempts + 1
+        with self._database.session() as session:
+            session.execute(
+                update(ChannelOutbound).where(ChannelOutbound.id == outbound_id).values(**values)
+            )
+
+    def outbound_failed(self, outbound_id: int) -> None:
+        """Gives up on a send whose last attempt was already recorded."""
         with self._database.session() as session:
             session.execute(
                 update(ChannelOutbound)
                 .where(ChannelOutbound.id == outbound_id)
-                .values(
-                    status=OutboundStatus.SENT,
-                    attempts=ChannelOutbound.attempts + 1,
-                    provider_message_id=provider_message_id,
-                    sent_at=self._clock(),
-                )
+                .values(status=OutboundStatus.FAILED)
+            )
+
+    def recorded_provider_ids(
+        self, channel: str, external_id: str, provider_message_ids: Sequence[str]
+    ) -> set[str]:
+        """Which of these provider ids already belong to a recorded send to this shopper."""
+        if not provider_message_ids:
+            return set()
+        with self._database.session() as session:
+            return set(
+                session.execute(
+                    select(ChannelOutbound.provider_message_id).where(
+                        ChannelOutbound.channel == channel,
+                        ChannelOutbound.external_id == external_id,
+                        ChannelOutbound.provider_message_id.in_(list(provider_message_ids)),
+                    )
+                ).scalars()
             )
 
     def outbound_by_origin(self, origin: str) -> list[OutboundReport]:

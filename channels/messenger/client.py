@@ -9,9 +9,16 @@ from typing import Any
 import requests
 
 from channels.core.messages import ProviderRequest
-from channels.core.sending import ProviderError, retryable_status
+from channels.core.sending import (
+    ProviderError,
+    parse_retry_after,
+    requests_never_sent,
+    retryable_status,
+)
 
 DEFAULT_API_BASE_URL = "https://graph.facebook.com/v21.0"
+#: Seconds per Send API call. A send that times out is not repeated: Graph offers no way to
+#: ask whether it went out with the permissions relaydesk needs (docs/channels.md).
 TIMEOUT = 10.0
 # Graph error codes Meta documents as temporary (unknown, service, rate limits).
 _TRANSIENT_CODES = {1, 2, 4, 17, 32, 613}
@@ -36,8 +43,17 @@ class GraphSendApi:
             body["messaging_type"] = "RESPONSE"
         try:
             reply = self._session.post(self._url, params=self._params, json=body, timeout=TIMEOUT)
-        except (requests.Timeout, requests.ConnectionError) as error:
-            raise ProviderError(f"Graph API unreachable: {error!r}", retryable=True) from error
+        except requests.RequestException as error:
+            if requests_never_sent(error):
+                raise ProviderError(f"Graph API unreachable: {error!r}", retryable=True) from error
+            detail = (
+                f"Graph API did not answer within {TIMEOUT:g}s"
+                if isinstance(error, requests.Timeout)
+                else f"Graph API connection broke mid-request: {error!r}"
+            )
+            raise ProviderError(
+                f"{detail} (the message may have been sent)", retryable=True, outcome_unknown=True
+            ) from error
         if reply.status_code >= 400:
             raise _graph_error(reply)
         try:
@@ -60,4 +76,5 @@ def _graph_error(reply: requests.Response) -> ProviderError:
         f"Graph API error {code}: {message or reply.text[:200]}",
         retryable=retryable_status(reply.status_code) or transient or code in _TRANSIENT_CODES,
         status=reply.status_code,
+        retry_after=parse_retry_after(reply.headers.get("Retry-After")),
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import (
     BadRequest,
@@ -16,6 +18,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.request import HTTPXRequest
 
@@ -23,6 +26,15 @@ from channels.core.messages import ProviderRequest
 from channels.core.sending import ProviderError
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
+#: Seconds to wait for the Bot API's answer. A send that times out is not repeated: the Bot API
+#: cannot be asked whether it went out (docs/channels.md).
+READ_TIMEOUT = 10.0
+# httpx failures before the request was fully sent: repeating cannot duplicate a message.
+_NEVER_SENT = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+    httpx.WriteError, httpx.WriteTimeout,
+)  # fmt: skip
+_RETRY_AFTER_TEXT = re.compile(r"retry after (\d+)", re.IGNORECASE)
 
 
 def reply_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
@@ -53,7 +65,7 @@ class TelegramBotApi:
         request = HTTPXRequest(
             connection_pool_size=64,
             connect_timeout=5.0,
-            read_timeout=10.0,
+            read_timeout=READ_TIMEOUT,
             write_timeout=10.0,
             pool_timeout=5.0,
         )
@@ -91,8 +103,29 @@ class TelegramBotApi:
         except (BadRequest, Forbidden, InvalidToken, ChatMigrated, Conflict) as error:
             # Checked before NetworkError: BadRequest is one. Sending again would fail again.
             raise ProviderError(f"{type(error).__name__}: {error}", retryable=False) from error
-        except NetworkError as error:  # 5xx, timeouts, connection errors
-            raise ProviderError(f"{type(error).__name__}: {error}", retryable=True) from error
+        except NetworkError as error:  # 5xx, 429 without parameters, timeouts, connections
+            raise _network_error(error) from error
         except TelegramError as error:
             raise ProviderError(f"{type(error).__name__}: {error}", retryable=False) from error
         return str(message.message_id)
+
+
+def _network_error(error: NetworkError) -> ProviderError:
+    cause = error.__cause__
+    detail = f"{type(error).__name__}: {error}"
+    if isinstance(cause, _NEVER_SENT):
+        return ProviderError(f"{detail} ({type(cause).__name__}: not sent)", retryable=True)
+    if isinstance(cause, httpx.HTTPError) or isinstance(error, TimedOut):
+        # Read timeout, connection dropped before the answer: Telegram may have sent it.
+        return ProviderError(
+            f"{detail} ({type(cause).__name__}; the message may have been sent)",
+            retryable=True,
+            outcome_unknown=True,
+        )
+    # The Bot API answered with an error status (5xx; a 429 whose retry_after is only in the
+    # description).
+    found = _RETRY_AFTER_TEXT.search(str(error))
+    status = 429 if found else None
+    return ProviderError(
+        detail, retryable=True, status=status, retry_after=float(found[1]) if found else None
+    )

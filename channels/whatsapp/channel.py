@@ -28,6 +28,7 @@ from channels.core.messages import (
     Rendered,
     utc_now,
 )
+from channels.core.sending import Sender
 from channels.whatsapp import parsing, rendering
 from channels.whatsapp.client import DEFAULT_API_BASE_URL, TwilioWhatsApp
 from channels.whatsapp.rendering import WindowAction, template_request, window_action
@@ -148,6 +149,26 @@ class WhatsAppInput(ProviderInput):
     async def transmit(self, external_id: str, request: ProviderRequest) -> str | None:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_TWILIO_THREADS, self.twilio.send, external_id, request)
+
+    async def reconcile(
+        self, external_id: str, request: ProviderRequest, since: datetime
+    ) -> list[str]:
+        """After a send timed out: the messages Twilio created for it (see `find_sent`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            _TWILIO_THREADS, self.twilio.find_sent, external_id, request, since
+        )
+
+    @property
+    def sender(self) -> Sender:
+        # Twilio can be asked whether a timed-out send went out, so it is not sent blindly
+        # again (channels/core/sending.py).
+        if self._sender is None:
+            self._sender = Sender(
+                self.name(), self.store, self.transmit, self.runtime.retry,
+                reconcile=self.reconcile,
+            )  # fmt: skip
+        return self._sender
 
     async def deliver(
         self, external_id: str, message: OutboundMessage, *, inbound_id: int | None

@@ -8,9 +8,16 @@ twilio SDK, requests, python-telegram-bot) talk to it once their base URL points
     Telegram   POST /bot<token>/<method>                          (getMe, sendMessage,
                                                                    sendPhoto, answerCallbackQuery)
 
-Wrong credentials get the provider's 401 / 400. `fail_next()` injects errors (a 500, a slow
-answer) into the next calls of one provider. Used by tests/conftest.py, tests/channels/ and
-bench/channels_bench.py; never by the application.
+    Twilio     GET  /2010-04-01/Accounts/<sid>/Messages.json?To=...&From=...   (newest first)
+
+Like the real APIs, Twilio SIDs and Graph mids are globally unique, while Telegram numbers
+messages per chat (every chat's first message is 1, so two chats' ids collide).
+
+Wrong credentials get the provider's 401 / 400. `fail_next()` injects errors into the next
+sends of one provider: a 500, a 429 with `Retry-After`, a slow answer; `stall_next()` a send the
+provider carries out but answers too late (the client times out not knowing). Used by
+tests/conftest.py, tests/channels/, tests/faults/ and bench/channels_bench.py; never by the
+application.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -89,6 +99,13 @@ class Record:
 class _Fault:
     status: int
     delay: float
+    #: Seconds for a 429's `Retry-After` header (and Telegram's `parameters.retry_after`).
+    retry_after: float | None = None
+
+    @property
+    def carried_out(self) -> bool:
+        """A 2xx "fault" is a send the provider performs and then answers `delay` s late."""
+        return 200 <= self.status < 300
 
 
 @dataclass
@@ -101,6 +118,12 @@ class FakeProviders:
         self._faults: dict[str, list[_Fault]] = {TWILIO: [], GRAPH: [], TELEGRAM: []}
         self._listeners: list[Callable[[Record], None]] = []
         self._ids = itertools.count(1000)
+        # Telegram: message_id counts per chat, from 1, as the Bot API does.
+        self._chat_message_ids: defaultdict[str, Iterator[int]] = defaultdict(
+            lambda: itertools.count(1)
+        )
+        #: Twilio Message resources created, oldest first (what GET Messages.json lists).
+        self.twilio_messages: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -153,14 +176,33 @@ class FakeProviders:
     # ------------------------------------------------------------------ test controls
 
     def fail_next(
-        self, provider: str, count: int = 1, *, status: int = 500, delay: float = 0.0
+        self,
+        provider: str,
+        count: int = 1,
+        *,
+        status: int = 500,
+        delay: float = 0.0,
+        retry_after: float | None = None,
     ) -> None:
-        """The next `count` messages sent through `provider` answer `status` (after `delay` s).
+        """The next `count` messages sent through `provider` answer `status` (after `delay` s),
+        a 429 with `Retry-After: <retry_after>` if given. A 2xx `status` is a send that is
+        carried out and answered `delay` s late (see `stall_next`).
 
         Only message sends fail: typing indicators and callback answers pass, so a test
         knows exactly which call got the error."""
         with self._condition:
-            self._faults[provider].extend(_Fault(status, delay) for _ in range(count))
+            self._faults[provider].extend(_Fault(status, delay, retry_after) for _ in range(count))
+
+    def stall_next(
+        self, provider: str, count: int = 1, *, seconds: float, carried_out: bool = True
+    ) -> None:
+        """The next `count` sends stall for `seconds` before the provider answers.
+
+        `carried_out`: the provider performs the send on arrival (recorded as delivered, and
+        listed by Twilio's Messages API at once) and its answer is what is late, the case a
+        client timeout cannot tell apart from a lost request. Otherwise nothing is sent and
+        the late answer is a 500."""
+        self.fail_next(provider, count, status=200 if carried_out else 500, delay=seconds)
 
     def add_listener(self, listener: Callable[[Record], None]) -> None:
         """Called (from the server's thread) for every record; the benchmark uses it."""
@@ -241,6 +283,23 @@ class FakeProviders:
     def next_id(self) -> int:
         return next(self._ids)
 
+    def next_message_id(self, chat_id: str) -> int:
+        """Telegram's next message_id in `chat_id`."""
+        with self._condition:
+            return next(self._chat_message_ids[chat_id])
+
+    def _twilio_created(self, message: dict[str, Any]) -> None:
+        with self._condition:
+            self.twilio_messages.append(message)
+
+    def _twilio_list(self, to: str | None, from_: str | None) -> list[dict[str, Any]]:
+        with self._condition:
+            return [
+                m
+                for m in reversed(self.twilio_messages)
+                if (to is None or m["to"] == to) and (from_ is None or m["from"] == from_)
+            ]
+
 
 def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
     credentials = fake.credentials
@@ -251,13 +310,22 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet test output
             return
 
-        def _reply(self, status: int, body: Any) -> None:
+        def _reply(
+            self, status: int, body: Any, *, fault: _Fault | None = None, late: float = 0.0
+        ) -> None:
+            if late:  # the work is done; the answer is what stalls
+                time.sleep(late)
             data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if fault is not None and fault.retry_after is not None and status == 429:
+                    self.send_header("Retry-After", f"{fault.retry_after:g}")
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting
 
         def do_GET(self) -> None:
             self._dispatch()
@@ -284,14 +352,18 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, {"error": f"fake providers: unknown path {url.path}"})
 
         def _fault(self, provider: str) -> _Fault | None:
+            """The next injected failure; an error's delay is waited here, before answering.
+            A carried-out stall is returned for the caller to send first and answer late."""
             fault = fake._take_fault(provider)
-            if fault and fault.delay:
+            if fault and fault.delay and not fault.carried_out:
                 time.sleep(fault.delay)
             return fault
 
         # -------------------------------------------------------------- Twilio
 
         def _twilio(self, segments: list[str], body: bytes, arrived: float) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query, keep_blank_values=True)
             form = parse_qs(body.decode(), keep_blank_values=True)
             params: dict[str, Any] = {k: v if k == "MediaUrl" else v[0] for k, v in form.items()}
             recipient = str(params.get("To", "")).removeprefix("whatsapp:") or None
@@ -299,26 +371,59 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                 f"{credentials.twilio_account_sid}:{credentials.twilio_auth_token}".encode()
             ).decode()
             status, reply, sid = 201, {}, None
+            fault: _Fault | None = None
             if self.headers.get("Authorization") != f"Basic {expected}":
                 status, reply = 401, {"code": 20003, "message": "Authenticate", "status": 401}
             elif segments != ["2010-04-01", "Accounts", credentials.twilio_account_sid,
                               "Messages.json"]:  # fmt: skip
                 status, reply = 404, {"code": 20404, "message": "Not found", "status": 404}
+            elif self.command == "GET":
+                self._twilio_list(query, arrived)
+                return
             elif params.get("From") != credentials.twilio_whatsapp_from:
                 status, reply = 400, {"code": 63007, "message": "Unknown sender", "status": 400}
-            elif fault := self._fault(TWILIO):
-                status, reply = fault.status, {"code": 20500, "message": "Internal error",
-                                               "status": fault.status}  # fmt: skip
+            elif (fault := self._fault(TWILIO)) and not fault.carried_out:
+                if fault.status == 429:
+                    status, reply = 429, {"code": 20429, "message": "Too Many Requests",
+                                          "status": 429}  # fmt: skip
+                else:
+                    status, reply = fault.status, {"code": 20500, "message": "Internal error",
+                                                   "status": fault.status}  # fmt: skip
             else:
                 sid = "SM" + uuid.uuid4().hex
+                now = format_datetime(datetime.now(UTC).replace(microsecond=0), usegmt=True)
+                media = params.get("MediaUrl") or []
                 reply = {
                     "sid": sid, "status": "queued", "to": params.get("To"),
-                    "from": params.get("From"), "body": params.get("Body"),
-                    "account_sid": credentials.twilio_account_sid, "num_media": "0",
+                    "from": params.get("From"), "body": params.get("Body") or "",
+                    "account_sid": credentials.twilio_account_sid, "num_media": str(len(media)),
                     "direction": "outbound-api", "api_version": "2010-04-01",
+                    "date_created": now, "date_updated": now, "date_sent": None,
+                    "uri": f"/2010-04-01/Accounts/{credentials.twilio_account_sid}/Messages/"
+                           f"{sid}.json",
                 }  # fmt: skip
+                fake._twilio_created(reply)
             fake._record(Record(TWILIO, "Messages", recipient, params, status, arrived, sid))
-            self._reply(status, reply)
+            late = fault.delay if fault is not None and fault.carried_out else 0.0
+            self._reply(status, reply, fault=fault, late=late)
+
+        def _twilio_list(self, query: dict[str, list[str]], arrived: float) -> None:
+            """GET Messages.json: the account's messages, newest first, filtered by To/From."""
+            to = (query.get("To") or [None])[0]
+            from_ = (query.get("From") or [None])[0]
+            size = int((query.get("PageSize") or ["50"])[0])
+            messages = fake._twilio_list(to, from_)[:size]
+            uri = f"/2010-04-01/Accounts/{credentials.twilio_account_sid}/Messages.json"
+            reply = {
+                "messages": messages, "page": 0, "page_size": size, "start": 0,
+                "end": max(len(messages) - 1, 0), "uri": uri, "first_page_uri": uri,
+                "next_page_uri": None, "previous_page_uri": None,
+            }  # fmt: skip
+            recipient = to.removeprefix("whatsapp:") if to else None
+            fake._record(
+                Record(TWILIO, "Messages.list", recipient, {"To": to, "From": from_}, 200, arrived)
+            )
+            self._reply(200, reply)
 
         # -------------------------------------------------------------- Graph
 
@@ -337,6 +442,7 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                 hashlib.sha256,
             ).hexdigest()
             status, reply, mid = 200, {}, None
+            fault: _Fault | None = None
             if token != credentials.messenger_page_access_token:
                 status, reply = 400, {"error": {"message": "Invalid OAuth access token.",
                                                 "type": "OAuthException", "code": 190}}  # fmt: skip
@@ -346,17 +452,25 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                 status, reply = 400, {"error": {"message": "Unsupported request", "code": 100}}
             elif "sender_action" in params:
                 reply = {"recipient_id": recipient}
-            elif fault := self._fault(GRAPH):
-                # Graph's codes: 2 "service temporarily unavailable", 100 "invalid parameter".
-                code = 2 if fault.status >= 500 else 100
-                status, reply = fault.status, {"error": {"message": "Injected error",
-                                                         "code": code}}  # fmt: skip
+            elif (fault := self._fault(GRAPH)) and not fault.carried_out:
+                # Graph's codes: 2 "service temporarily unavailable", 100 "invalid parameter",
+                # 613 "calls to this api have exceeded the rate limit".
+                if fault.status == 429:
+                    status, reply = 429, {"error": {
+                        "message": "Calls to this api have exceeded the rate limit.",
+                        "type": "OAuthException", "code": 613, "is_transient": True,
+                    }}  # fmt: skip
+                else:
+                    code = 2 if fault.status >= 500 else 100
+                    status, reply = fault.status, {"error": {"message": "Injected error",
+                                                             "code": code}}  # fmt: skip
             else:
                 mid = f"m_{uuid.uuid4().hex}"
                 reply = {"recipient_id": recipient, "message_id": mid}
             method = "sender_action" if "sender_action" in params else "me/messages"
             fake._record(Record(GRAPH, method, recipient, params, status, arrived, mid))
-            self._reply(status, reply)
+            late = fault.delay if fault is not None and fault.carried_out else 0.0
+            self._reply(status, reply, fault=fault, late=late)
 
         # -------------------------------------------------------------- Telegram
 
@@ -368,6 +482,7 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
             status: int
             reply: dict[str, Any]
             message_id: str | None = None
+            fault: _Fault | None = None
             if token != credentials.telegram_bot_token:
                 status, reply = 401, {"ok": False, "error_code": 401,
                                       "description": "Unauthorized"}  # fmt: skip
@@ -379,12 +494,19 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                 status, reply = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
             elif method == "answerCallbackQuery":
                 status, reply = 200, {"ok": True, "result": True}
-            elif fault := self._fault(TELEGRAM):
-                description = f"Injected error {fault.status}"
-                status, reply = fault.status, {"ok": False, "error_code": fault.status,
-                                               "description": description}  # fmt: skip
+            elif (fault := self._fault(TELEGRAM)) and not fault.carried_out:
+                if fault.status == 429:
+                    wait = round(fault.retry_after or 1)
+                    status, reply = 429, {"ok": False, "error_code": 429,
+                                          "description": f"Too Many Requests: retry after {wait}",
+                                          "parameters": {"retry_after": wait}}  # fmt: skip
+                else:
+                    description = f"Injected error {fault.status}"
+                    status, reply = fault.status, {"ok": False, "error_code": fault.status,
+                                                   "description": description}  # fmt: skip
             else:
-                message_id = str(fake.next_id())
+                # Numbered per chat, like the Bot API: chats' ids collide from the first one.
+                message_id = str(fake.next_message_id(recipient or ""))
                 result: dict[str, Any] = {
                     "message_id": int(message_id), "date": int(time.time()),
                     "chat": {"id": int(recipient or 0), "type": "private"},
@@ -396,7 +518,8 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                     result["text"] = params.get("text", "")
                 status, reply = 200, {"ok": True, "result": result}
             fake._record(Record(TELEGRAM, method, recipient, params, status, arrived, message_id))
-            self._reply(status, reply)
+            late = fault.delay if fault is not None and fault.carried_out else 0.0
+            self._reply(status, reply, fault=fault, late=late)
 
     return Handler
 

@@ -4,15 +4,24 @@ attempt and the outcome recorded."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from bot.store.channel_models import ChannelOutbound
 from bot.store.database import Database
 from channels.core.messages import ProviderRequest
-from channels.core.sending import ProviderError, RetryPolicy, Sender
+from channels.core.sending import (
+    ProviderError,
+    RetryPolicy,
+    Sender,
+    parse_retry_after,
+    requests_never_sent,
+)
 from channels.core.store import ChannelStore
 
 REQUEST = ProviderRequest("text", {"body": "Your order has shipped."})
@@ -112,3 +121,135 @@ def test_the_origin_is_recorded(channel_database: Database) -> None:
 
     [report] = store.outbound_by_origin("handoff:5")
     assert (report.id, report.status) == (result.outbound_id, "sent")
+
+
+# ------------------------------------------------------------------ unknown outcomes
+
+
+def timed_out() -> ProviderError:
+    return ProviderError("no answer within 10s", retryable=True, outcome_unknown=True)
+
+
+class ScriptedReconcile:
+    """What the provider says it created since the attempt (or that it cannot tell)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.calls: list[Any] = []
+
+    async def __call__(self, external_id: str, request: ProviderRequest, since: Any) -> list[str]:
+        self.calls.append(since)
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return list(answer)
+
+
+def send_reconciling(
+    database: Database, provider: ScriptedProvider, reconcile: ScriptedReconcile | None
+) -> ChannelOutbound:
+    async def sleep(seconds: float) -> None:
+        pass
+
+    sender = Sender(
+        "whatsapp", ChannelStore(database), provider, RetryPolicy(attempts=3), sleep=sleep,
+        reconcile=reconcile,
+    )  # fmt: skip
+    result = asyncio.run(sender.send("+14155550123", REQUEST, inbound_id=None))
+    with database.session() as session:
+        row = session.get(ChannelOutbound, result.outbound_id)
+    assert row is not None and row.status == result.status
+    return row
+
+
+def test_an_unknown_outcome_is_not_repeated_where_the_provider_cannot_be_asked(
+    channel_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = ScriptedProvider(timed_out(), "never used")
+
+    row = send_reconciling(channel_database, provider, None)
+
+    assert (row.status, row.attempts, provider.calls) == ("unknown", 1, 1)
+    assert "no answer within 10s" in (row.last_error or "")
+    assert f"outcome of message #{row.id} to +14155550123 unknown" in caplog.text
+
+
+def test_an_unknown_outcome_that_was_carried_out_is_not_repeated(
+    channel_database: Database,
+) -> None:
+    provider = ScriptedProvider(timed_out(), "never used")
+    reconcile = ScriptedReconcile(["SMfound"])
+
+    row = send_reconciling(channel_database, provider, reconcile)
+
+    assert (row.status, row.provider_message_id, row.attempts) == ("sent", "SMfound", 1)
+    assert provider.calls == 1 and len(reconcile.calls) == 1
+
+
+def test_an_unknown_outcome_that_was_not_carried_out_is_repeated(
+    channel_database: Database,
+) -> None:
+    provider = ScriptedProvider(timed_out(), timed_out(), "SM3")
+    reconcile = ScriptedReconcile([], [])
+
+    row = send_reconciling(channel_database, provider, reconcile)
+
+    assert (row.status, row.provider_message_id, row.attempts) == ("sent", "SM3", 3)
+    # Both questions look from the first attempt on: either attempt may have gone out.
+    assert reconcile.calls[0] == reconcile.calls[1]
+
+
+def test_messages_recorded_for_other_sends_do_not_count(channel_database: Database) -> None:
+    store = ChannelStore(channel_database)
+    earlier = store.new_outbound("whatsapp", "+14155550123", "text", {}, inbound_id=None)
+    store.outbound_sent(earlier, "SMearlier")  # the same text, sent a minute ago
+    provider = ScriptedProvider(timed_out(), "SMnew")
+
+    row = send_reconciling(channel_database, provider, ScriptedReconcile(["SMearlier"]))
+
+    assert (row.status, row.provider_message_id, provider.calls) == ("sent", "SMnew", 2)
+
+
+def test_a_provider_that_cannot_tell_leaves_the_outcome_unknown(
+    channel_database: Database,
+) -> None:
+    provider = ScriptedProvider(timed_out(), "never used")
+    cannot = ProviderError("listing failed", retryable=False)
+
+    row = send_reconciling(channel_database, provider, ScriptedReconcile(cannot))
+
+    assert (row.status, row.attempts, provider.calls) == ("unknown", 1, 1)
+
+
+def test_an_unknown_last_attempt_is_asked_about_before_giving_up(
+    channel_database: Database,
+) -> None:
+    provider = ScriptedProvider(timed_out(), timed_out(), timed_out())
+
+    row = send_reconciling(channel_database, provider, ScriptedReconcile([], [], []))
+    assert (row.status, row.attempts) == ("failed", 3)
+
+    provider = ScriptedProvider(timed_out(), timed_out(), timed_out())
+    row = send_reconciling(channel_database, provider, ScriptedReconcile([], [], ["SMlate"]))
+    assert (row.status, row.provider_message_id) == ("sent", "SMlate")
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("3", 3.0), (" 1.5 ", 1.5), ("Tue, 01 Dec 2026 10:00:07 GMT", 7.0), ("-4", 0.0),
+     (None, None), ("", None), ("soon", None), ("nan", None)],
+)  # fmt: skip
+def test_retry_after_headers(header: str | None, seconds: float | None) -> None:
+    now = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(header, now=now) == seconds
+
+
+def test_requests_errors_before_sending_are_told_apart() -> None:
+    refused = requests.ConnectionError(
+        MaxRetryError(None, "/", NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
+    )
+    aborted = requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+    assert requests_never_sent(refused)
+    assert requests_never_sent(requests.ConnectTimeout())
+    assert not requests_never_sent(requests.ReadTimeout())
+    assert not requests_never_sent(aborted)
