@@ -106,7 +106,7 @@ class Bridge:
             self.tickets, BusinessHours.parse(config.business_hours, config.timezone), config
         )
         self.shopper_worker = ShopperWorker(
-            self.outbox, self.tickets, self.rasa, on_reaction=self._react
+            self.outbox, self.tickets, self.rasa, on_slack_work=self.wake_slack.set
         )
         self.slack_worker = (
             SlackWorker(self.outbox, self.tickets, self.gateway, config) if self.gateway else None

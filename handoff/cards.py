@@ -1,19 +1,28 @@
-"""The ticket card in Slack (Block Kit), drawn from the ticket alone. Pure.
+"""The ticket card in Slack (Block Kit), drawn from the ticket alone, and the other interactive
+pieces of a ticket's thread: the *Add note* form, the question about a held-back message, the
+notice of a reply the shopper did not get. Pure.
 
-Posted once and updated in place (chat.update) whenever the ticket changes, so it always shows
-the current state: who has it, whether it is closed, the shopper's rating.
+The card is posted once and updated in place (chat.update) whenever the ticket changes, so it
+always shows the current state: who has it, whether it is closed, the shopper's rating.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.handoff_delivery import Presentation
 from bot.domain.handoff_ticket import TicketStatus
 from bot.domain.handoff_transcript import slack_escape
 from handoff.tickets import TicketView
 
 CLAIM, RESOLVE, HAND_BACK = "handoff_claim", "handoff_resolve", "handoff_hand_back"
-ACTION_IDS = (CLAIM, RESOLVE, HAND_BACK)
+#: The card's *Add note* button, and the form (modal) it opens.
+NOTE, NOTE_FORM, NOTE_INPUT = "handoff_note", "handoff_note_form", "note"
+#: Answers to "this looked like a note, so it was not sent".
+SEND_HELD, KEEP_HELD = "handoff_send_held", "handoff_keep_held"
+#: Send a reply the shopper did not get again.
+RETRY = "handoff_retry"
+ACTION_IDS = (CLAIM, RESOLVE, HAND_BACK, NOTE)
 _PRIORITY_ICONS = {"P1": ":red_circle:", "P2": ":large_orange_circle:", "P3": ":large_blue_circle:"}
 
 
@@ -128,6 +137,7 @@ def _buttons(ticket: TicketView) -> list[dict[str, Any]]:
     buttons = []
     if ticket.status is TicketStatus.OPEN:
         buttons.append(_button(CLAIM, "Claim", ticket, style="primary"))
+    buttons.append(_button(NOTE, "Add note", ticket))
     buttons.append(_button(RESOLVE, "Resolve", ticket))
     buttons.append(
         _button(
@@ -143,3 +153,78 @@ def _buttons(ticket: TicketView) -> list[dict[str, Any]]:
         )
     )
     return buttons
+
+
+def note_form(ticket_id: int) -> dict[str, Any]:
+    """The modal *Add note* opens: whatever is typed here is internal, whatever it starts with."""
+    return {
+        "type": "modal",
+        "callback_id": NOTE_FORM,
+        "private_metadata": str(ticket_id),
+        # Slack allows 24 characters in a modal's title.
+        "title": {"type": "plain_text", "text": "Internal note"},
+        "submit": {"type": "plain_text", "text": "Save note"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": NOTE_INPUT,
+                "label": {
+                    "type": "plain_text",
+                    "text": f"Ticket #{ticket_id}: never sent to the shopper",
+                },
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": NOTE_INPUT,
+                    "multiline": True,
+                    "min_length": 1,
+                    "max_length": 3000,
+                },
+            }
+        ],
+    }
+
+
+def held_prompt(note_id: int, text: str, prefix: str) -> tuple[str, list[dict[str, Any]]]:
+    """The ephemeral question after a thread message that looked like a mistyped note."""
+    quoted = slack_escape(text if len(text) <= 200 else text[:199] + "…")
+    how = f"Notes start with `{slack_escape(prefix)}`" if prefix else "Use *Add note* for notes"
+    message = (
+        ":lock: *Not sent to the shopper.* This looks like an internal note, so it is kept as "
+        f"one. {how}, or use *Add note* on the card.\n>{quoted}"
+    )
+    value = str(note_id)
+    blocks = [
+        _section(message),
+        {
+            "type": "actions",
+            "block_id": "handoff_held",
+            "elements": [
+                {"type": "button", "action_id": SEND_HELD, "value": value, "style": "danger",
+                 "text": {"type": "plain_text", "text": "Send it to the shopper"}},
+                {"type": "button", "action_id": KEEP_HELD, "value": value,
+                 "text": {"type": "plain_text", "text": "Keep it internal"}},
+            ],
+        },
+    ]  # fmt: skip
+    return "Not sent to the shopper: this looks like an internal note.", blocks
+
+
+def reply_notice(
+    delivery_id: int, author: str, text: str, shown: Presentation
+) -> tuple[str, list[dict[str, Any]]]:
+    """A thread message about a reply the shopper did not get: what happened, what to do."""
+    icon = f":{shown.reactions[0]}:" if shown.reactions else ""
+    quoted = slack_escape(text if len(text) <= 150 else text[:149] + "…")
+    body = f"{icon} *{slack_escape(shown.wording)}*\n>{quoted}"
+    blocks: list[dict[str, Any]] = [_section(body)]
+    if shown.way_forward:
+        blocks.append(_context(f"{slack_escape(shown.way_forward)} (reply by {author})"))
+    if shown.retry:
+        blocks.append({
+            "type": "actions",
+            "block_id": "handoff_reply_retry",
+            "elements": [{"type": "button", "action_id": RETRY, "value": str(delivery_id),
+                          "text": {"type": "plain_text", "text": "Retry"}}],
+        })  # fmt: skip
+    return f"{shown.wording} {shown.way_forward or ''}".strip(), blocks

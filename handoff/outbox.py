@@ -5,11 +5,15 @@ transaction as the state change that causes it (a ticket opened, a message logge
 bridge's workers then deliver rows per ticket in id order and retry until the other side
 answers. So a crash, a Slack outage or a Rasa restart delays a message but never loses or
 reorders it.
+
+An agent's reply is followed further once Rasa has taken it: `follow_at` says when the bridge
+looks at the shopper's channel again, `receipt` what the agent was last shown (handoff.workers
+`ReplyFollower`), until the reply is delivered, read, or certainly not coming.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.domain.handoff_delivery import ReplyState
 from bot.domain.handoff_ticket import DeliveryStatus, Destination
 from bot.store.database import Database
 from bot.store.handoff_models import HandoffDelivery
@@ -37,6 +42,20 @@ class Delivery:
     next_attempt_at: datetime
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """An agent's reply whose state is due to be looked at again."""
+
+    id: int
+    ticket_id: int
+    payload: dict[str, Any]
+    status: DeliveryStatus
+    last_error: str | None
+    receipt: ReplyState | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
 def enqueue(
     session: Session,
     ticket_id: int,
@@ -45,8 +64,10 @@ def enqueue(
     payload: dict[str, Any] | None = None,
     *,
     now: datetime,
+    receipt: ReplyState | None = None,
 ) -> HandoffDelivery:
-    """Queue a delivery inside the caller's transaction (commits or rolls back with it)."""
+    """Queue a delivery inside the caller's transaction (commits or rolls back with it).
+    `receipt` marks an agent's reply, whose state is then followed to the shopper."""
     row = HandoffDelivery(
         ticket_id=ticket_id,
         destination=destination,
@@ -56,6 +77,7 @@ def enqueue(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
+        receipt=receipt,
     )
     session.add(row)
     return row
@@ -151,6 +173,59 @@ class Outbox:
             row = session.get(HandoffDelivery, delivery_id)
             return row.status if row is not None else None
 
+    # -- following agents' replies to the shopper ---------------------------------------------
+    def follow(self, delivery_id: int) -> None:
+        """Look at this reply's state now (Rasa took it, or it was parked)."""
+        with self._database.session() as session:
+            session.execute(
+                update(HandoffDelivery)
+                .where(HandoffDelivery.id == delivery_id, HandoffDelivery.receipt.is_not(None))
+                .values(follow_at=self._clock())
+            )
+
+    def follow_ups(self, limit: int = 100) -> list[FollowUp]:
+        """Replies due to be looked at again, oldest due first."""
+        with self._database.session() as session:
+            rows = session.execute(
+                select(HandoffDelivery)
+                .where(HandoffDelivery.follow_at <= self._clock())
+                .order_by(HandoffDelivery.follow_at, HandoffDelivery.id)
+                .limit(limit)
+            ).scalars()
+            return [_follow_up(row) for row in rows]
+
+    def next_follow_up(self) -> datetime | None:
+        """When the earliest followed reply is due (None: nothing is followed)."""
+        with self._database.session() as session:
+            return session.execute(select(func.min(HandoffDelivery.follow_at))).scalar_one()
+
+    def record_receipt(
+        self,
+        delivery_id: int,
+        seen: ReplyState | None,
+        receipt: ReplyState,
+        follow_at: datetime | None,
+        slack: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> bool:
+        """Store a reply's new state and queue what shows it in Slack, in one transaction.
+
+        Compare-and-set on the state last seen: False (nothing changed, nothing queued) when
+        someone else moved it meanwhile, e.g. an agent pressed Retry.
+        """
+        with self._database.session() as session:
+            result = session.execute(
+                update(HandoffDelivery)
+                .where(HandoffDelivery.id == delivery_id, _receipt_is(seen))
+                .values(receipt=receipt, follow_at=follow_at)
+            )
+            if not result.rowcount:
+                return False
+            row = session.get(HandoffDelivery, delivery_id)
+            assert row is not None
+            for kind, payload in slack:
+                enqueue(session, row.ticket_id, Destination.SLACK, kind, payload, now=self._clock())
+            return True
+
     def retry_now(self, destination: Destination) -> None:
         """Bring every waiting retry forward (the other side has just answered again)."""
         now = self._clock()
@@ -164,3 +239,17 @@ class Outbox:
                 )
                 .values(next_attempt_at=now)
             )
+
+
+def _follow_up(row: HandoffDelivery) -> FollowUp:
+    receipt = ReplyState(row.receipt) if row.receipt else None
+    return FollowUp(
+        row.id, row.ticket_id, dict(row.payload), DeliveryStatus(row.status), row.last_error,
+        receipt, row.created_at, row.delivered_at,
+    )  # fmt: skip
+
+
+def _receipt_is(seen: ReplyState | None) -> Any:
+    if seen is None:
+        return HandoffDelivery.receipt.is_(None)
+    return HandoffDelivery.receipt == seen

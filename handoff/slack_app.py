@@ -1,10 +1,16 @@
-"""The Slack app: agents' thread replies and the card's buttons (slack-bolt, HTTP mode).
+"""The Slack app: agents' thread replies, the card's buttons, the *Add note* form, and the
+answers to "was that meant for the shopper?" and "retry?" (slack-bolt, HTTP mode).
 
 Bolt verifies every request's v0 signature with the signing secret and rejects stale
 timestamps before any listener runs. Listeners acknowledge at once and only then touch the
 database, well inside Slack's 3-second window. Nothing here is done twice: a retried event
 (`X-Slack-Retry-Num`) carries the same message ts, which the ticket log refuses to store again,
 and a double click finds the ticket already moved (compare-and-set in `TicketStore`).
+
+Internal notes never depend on typing a prefix right: *Add note* opens a form whose text is a
+note whatever it says, and a thread message that looks like a mistyped note ("!nte", "note:",
+"/" for "//"; `classify_agent_text`) is not sent but kept as a note, and the agent is asked
+(ephemeral, in the thread) whether to send it after all.
 """
 
 from __future__ import annotations
@@ -14,14 +20,26 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.domain.handoff_messages import is_internal_note
+from bot.domain.handoff_messages import AgentText, classify_agent_text
 from bot.domain.handoff_ticket import AgentAction
 from bot.domain.handoff_transcript import slack_to_plain
 from bot.settings import HandoffSettings
-from handoff.cards import CLAIM, HAND_BACK, RESOLVE
-from handoff.slack_gateway import SlackFailure, SlackGateway
+from handoff.cards import (
+    CLAIM,
+    HAND_BACK,
+    KEEP_HELD,
+    NOTE,
+    NOTE_FORM,
+    NOTE_INPUT,
+    RESOLVE,
+    RETRY,
+    SEND_HELD,
+    held_prompt,
+    note_form,
+)
+from handoff.slack_gateway import SlackFailure, SlackGateway, classify
 from handoff.tickets import Agent, Outcome, TicketStore
 
 logger = logging.getLogger(__name__)
@@ -84,8 +102,17 @@ class AgentDesk:
         key = f"slack:{channel}:{ts}"
         if not text:
             return
-        if is_internal_note(text, self._config.note_prefix):
-            self._tickets.note(ticket.id, agent, text, via="slack", dedupe_key=key)
+        kind = classify_agent_text(text, self._config.note_prefix)
+        if kind is not AgentText.REPLY:
+            noted = self._tickets.note(ticket.id, agent, text, via="slack", dedupe_key=key)
+            if noted.message_id is None:
+                return  # a retried event: handled the first time
+            ref = {"channel": channel, "ts": str(ts)}
+            self._tickets.queue_reaction(ticket.id, ref, "memo")  # "stayed internal"
+            if kind is AgentText.NEAR_MISS:
+                prompt, blocks = held_prompt(noted.message_id, text, self._config.note_prefix)
+                self._tickets.queue_prompt(ticket.id, channel, user, str(thread_ts), prompt, blocks)
+            self._wake()
             return
         outcome = self._tickets.reply(
             ticket.id, agent, text, via="slack", dedupe_key=key,
@@ -115,6 +142,76 @@ class AgentDesk:
         else:
             return
         self._tell(ticket_id, channel, user_id, outcome)
+
+    async def on_note_button(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """*Add note* on the card: open the form (the trigger is valid for 3 seconds, so this
+        call is made at once, not through the outbox)."""
+        user_id, team_id, channel = _who(body)
+        ticket_id = _int(action.get("value"))
+        if ticket_id is None:
+            return
+        if not await self.allowed(user_id, team_id):
+            self._refuse(ticket_id, channel, user_id)
+            return
+        try:
+            await self._gateway.client.views_open(
+                trigger_id=str(body.get("trigger_id") or ""), view=note_form(ticket_id)
+            )
+        except Exception as error:  # expired trigger, Slack down: say so, nothing is lost
+            failure = classify(error)
+            logger.warning("could not open the note form for ticket %s: %s", ticket_id, failure)
+            self._tickets.queue_ephemeral(
+                ticket_id, channel, user_id,
+                "Could not open the note form; please try again, or write the note in the "
+                f"thread starting with `{self._config.note_prefix}`.",
+            )  # fmt: skip
+            self._wake()
+
+    async def on_note_form(self, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id, team_id, _ = _who(body)
+        ticket_id = _int(view.get("private_metadata"))
+        values = ((view.get("state") or {}).get("values") or {}).get(NOTE_INPUT) or {}
+        text = str((values.get(NOTE_INPUT) or {}).get("value") or "").strip()
+        if ticket_id is None or not text:
+            return
+        if not await self.allowed(user_id, team_id):
+            logger.warning("refused Slack user %s: note on ticket %s", user_id, ticket_id)
+            return
+        agent = await self.agent(user_id)
+        # The view id is the same when Slack retries the submission: saved once.
+        key = f"slack-note:{view.get('id') or body.get('trigger_id')}"
+        self._tickets.note(ticket_id, agent, text, via="slack form", dedupe_key=key)
+        self._wake()
+
+    async def on_held(self, body: dict[str, Any], action: dict[str, Any]) -> str | None:
+        """The agent's answer about a held-back message; returns what to show instead of the
+        question (None: nothing to change)."""
+        user_id, team_id, channel = _who(body)
+        note_id = _int(action.get("value"))
+        if note_id is None or not await self.allowed(user_id, team_id):
+            return None
+        if action.get("action_id") == KEEP_HELD:
+            return ":lock: Kept as an internal note; the shopper did not get it."
+        outcome = self._tickets.send_note(note_id, await self.agent(user_id))
+        self._wake()
+        if outcome.ok:
+            return ":outbox_tray: Sent to the shopper after all."
+        self._tell(outcome.ticket.id if outcome.ticket else 0, channel, user_id, outcome)
+        return None
+
+    async def on_retry(self, body: dict[str, Any], action: dict[str, Any]) -> str | None:
+        user_id, team_id, channel = _who(body)
+        delivery_id = _int(action.get("value"))
+        if delivery_id is None or not await self.allowed(user_id, team_id):
+            return None
+        agent = await self.agent(user_id)
+        outcome = self._tickets.retry_reply(delivery_id, agent)
+        if not outcome.ok:
+            ticket_id = outcome.ticket.id if outcome.ticket else 0
+            self._tell(ticket_id, channel, user_id, outcome)
+            return None
+        self._wake()
+        return f":repeat: {agent.name} sent it again; its reactions show how it goes."
 
     def _refuse(self, ticket_id: int, channel: str, user: str) -> None:
         logger.warning("refused Slack user %s on ticket %s: not an allowed agent", user, ticket_id)
@@ -150,4 +247,56 @@ def build_slack_app(desk: AgentDesk, gateway: SlackGateway, signing_secret: str)
         await ack()
         await desk.on_button(body, action)
 
+    @app.action(NOTE)
+    async def note_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await desk.on_note_button(body, action)
+
+    @app.view(NOTE_FORM)
+    async def note_form_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        await ack()  # closes the form
+        await desk.on_note_form(body, view)
+
+    @app.action(re.compile(f"^({SEND_HELD}|{KEEP_HELD})$"))
+    async def held(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await _replace(respond, await desk.on_held(body, action))
+
+    @app.action(RETRY)
+    async def retry(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        await _replace(respond, await desk.on_retry(body, action))
+
     return app
+
+
+async def _replace(respond: AsyncRespond, text: str | None) -> None:
+    """Replace the message with the buttons (through its response_url), so they cannot be
+    pressed again; best effort: a second press is harmless anyway."""
+    if text is None:
+        return
+    try:
+        await respond(text=text, replace_original=True)
+    except Exception:  # the response_url expired or Slack is down: the buttons stay
+        logger.warning("could not replace a Slack message through its response_url")
+
+
+def _who(body: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(user id, team id, channel id) of an interaction."""
+    user = body.get("user") or {}
+    team_id = user.get("team_id") or (body.get("team") or {}).get("id")
+    channel = str((body.get("channel") or {}).get("id") or "")
+    return str(user.get("id") or ""), team_id, channel
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -20,18 +20,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.escalation import REASON_LABELS, EscalationDecision, Reason
+from bot.domain.handoff_delivery import RETRYABLE, ReplyState, ReplyStatus, presentation
 from bot.domain.handoff_messages import first_name, joined_notice, signed
 from bot.domain.handoff_ticket import (
     ALLOWED_FROM,
     CLOSED_BY,
     AgentAction,
+    DeliveryStatus,
     Destination,
     MessageDirection,
     TicketStatus,
 )
 from bot.domain.handoff_transcript import Line, paginate, slack_escape
 from bot.store.database import Database
-from bot.store.handoff_models import HandoffMessage, HandoffTicket
+from bot.store.handoff_models import HandoffDelivery, HandoffMessage, HandoffTicket
 from handoff.outbox import enqueue
 
 ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
@@ -124,6 +126,21 @@ class Outcome:
     ticket: TicketView | None = None
     #: The queued delivery to the shopper this action caused, if any (the CLI waits on it).
     shopper_delivery_id: int | None = None
+    #: The line of the ticket's log it wrote (a reply, a note), if any.
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    """An agent's reply on its way to the shopper: its latest outbox delivery (a retry
+    replaces the original)."""
+
+    message_id: int
+    delivery_id: int
+    status: DeliveryStatus
+    last_error: str | None
+    receipt: ReplyState | None
+    delivered_at: datetime | None
 
 
 def _view(row: HandoffTicket) -> TicketView:
@@ -167,6 +184,14 @@ class TicketStore:
         self._slack = slack_enabled
         self._store_name = store_name
         self._clock = clock
+
+    @property
+    def database(self) -> Database:
+        return self._database
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self._slack
 
     # -- opening (action server) ------------------------------------------------------------
     def open(self, request: TicketRequest) -> Opening:
@@ -321,7 +346,7 @@ class TicketStore:
                 ):  # fmt: skip
                     session.refresh(row)
                     self._announce_claim(session, row, agent, via=via)
-                self._log(
+                message = self._log(
                     session, ticket_id, MessageDirection.AGENT, text, author=agent.name,
                     dedupe_key=dedupe_key,
                 )  # fmt: skip
@@ -329,33 +354,90 @@ class TicketStore:
                 if self._slack and via != "slack":
                     shown = f"*{agent.name} ({via}):* {slack_escape(text)}"
                     self._to_slack(session, ticket_id, "thread", text=shown)
-                delivery = self._to_shopper(
-                    session, ticket_id, "say",
-                    text=signed(text, agent.first_name), agent=agent.first_name,
-                    slack_ref=slack_ref,
+                delivery = self._queue_reply(
+                    session, ticket_id, signed(text, agent.first_name), agent.first_name,
+                    message.id, slack_ref,
                 )  # fmt: skip
-                return Outcome(True, "Sent to the shopper.", _view(row), delivery)
+                return Outcome(True, "Queued for the shopper.", _view(row), delivery, message.id)
         except IntegrityError:
             return Outcome(True, "Already sent (duplicate delivery ignored).")
 
     def note(
         self, ticket_id: int, agent: Agent, text: str, *, via: str, dedupe_key: str | None = None
     ) -> Outcome:
-        """An internal note: logged, shown to agents, never sent to the shopper."""
+        """An internal note: logged, shown to agents, never sent to the shopper. From a thread
+        message (`via="slack"`) it is already in the thread; from anywhere else (the CLI, the
+        card's *Add note* form) it is posted there."""
         try:
             with self._database.session() as session:
                 if session.get(HandoffTicket, ticket_id) is None:
                     return Outcome(False, f"There is no ticket #{ticket_id}.")
-                self._log(
+                message = self._log(
                     session, ticket_id, MessageDirection.NOTE, text, author=agent.name,
                     dedupe_key=dedupe_key,
                 )  # fmt: skip
+                session.flush()
                 if self._slack and via != "slack":
                     shown = f":memo: *{agent.name} (note):* {slack_escape(text)}"
                     self._to_slack(session, ticket_id, "thread", text=shown)
-                return Outcome(True, "Note saved (not sent to the shopper).")
+                return Outcome(True, "Note saved (not sent to the shopper).", message_id=message.id)
         except IntegrityError:
             return Outcome(True, "Already saved.")
+
+    def send_note(self, note_id: int, agent: Agent) -> Outcome:
+        """Send a held-back thread message (a near miss, kept as a note) to the shopper after
+        all, as the agent wrote it. Twice sends once (the reply's dedupe key)."""
+        with self._database.session() as session:
+            note = session.get(HandoffMessage, note_id)
+            if note is None or note.direction != MessageDirection.NOTE:
+                return Outcome(False, "That message is not a held-back note.")
+            ticket_id, text, key = note.ticket_id, note.text, note.dedupe_key or ""
+        slack_ref = None
+        if key.startswith("slack:"):
+            _, channel, ts = key.split(":", 2)
+            slack_ref = {"channel": channel, "ts": ts}
+        outcome = self.reply(
+            ticket_id, agent, text, via="slack", dedupe_key=f"held:{note_id}",
+            slack_ref=slack_ref,
+        )  # fmt: skip
+        if outcome.ok and outcome.message_id is not None:
+            if slack_ref:  # no longer "stayed internal"
+                self.queue_reaction(ticket_id, slack_ref, remove=["memo"])
+            return Outcome(True, "Sent to the shopper after all.", outcome.ticket,
+                           outcome.shopper_delivery_id, outcome.message_id)  # fmt: skip
+        return outcome
+
+    def retry_reply(self, delivery_id: int, agent: Agent) -> Outcome:
+        """Send a reply the shopper did not get again, as a new delivery. Only from a state
+        the shopper certainly (or possibly) lacks it in, and once: a double click finds the
+        old delivery already marked retried (compare-and-set)."""
+        with self._database.session() as session:
+            old = session.get(HandoffDelivery, delivery_id)
+            if old is None or old.kind != "say" or old.receipt is None:
+                return Outcome(False, "There is no such reply to retry.")
+            row = session.get(HandoffTicket, old.ticket_id)
+            assert row is not None
+            if not TicketStatus(row.status).is_active:
+                return Outcome(False, self._refusal(row, agent), _view(row))
+            moved = session.execute(
+                update(HandoffDelivery)
+                .where(HandoffDelivery.id == delivery_id, HandoffDelivery.receipt.in_(RETRYABLE))
+                .values(receipt=ReplyState.RETRIED, follow_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if not moved.rowcount:
+                return Outcome(False, "That reply is not waiting for a retry (already retried?).")
+            payload = dict(old.payload)
+            shown = presentation(ReplyStatus(ReplyState(old.receipt), row.channel)).reactions
+            slack_ref = payload.get("slack_ref")
+            if self._slack and slack_ref:
+                self._to_slack(session, row.id, "reaction", **slack_ref, remove=list(shown))
+            self._log(session, row.id, MessageDirection.SYSTEM, f"{agent.name} retried a reply")
+            delivery = self._queue_reply(
+                session, row.id, payload["text"], payload.get("agent"),
+                payload.get("message_id"), slack_ref, retry_of=delivery_id,
+            )  # fmt: skip
+            return Outcome(True, "Sending it again.", _view(row), delivery)
 
     def close(self, ticket_id: int, agent: Agent, action: AgentAction, *, via: str) -> Outcome:
         """Resolve or hand back: the bot resumes and asks the shopper for a rating."""
@@ -411,11 +493,39 @@ class TicketStore:
         with self._database.session() as session:
             self._to_slack(session, ticket_id, "alert", text=text, channel=channel)
 
-    def queue_reaction(self, ticket_id: int, message: dict[str, str], name: str) -> None:
-        """Mark an agent's Slack message (delivered: a tick; given up: a warning)."""
+    def queue_reaction(
+        self,
+        ticket_id: int,
+        message: dict[str, str],
+        name: str | None = None,
+        *,
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Add a reaction to an agent's Slack message (`message`: channel and ts) and/or take
+        others off (a note: a memo; a reply's state: see bot.domain.handoff_delivery)."""
         if self._slack:
             with self._database.session() as session:
-                self._to_slack(session, ticket_id, "reaction", name=name, **message)
+                self._to_slack(
+                    session, ticket_id, "reaction", **message, add=[name] if name else [],
+                    remove=list(remove),
+                )  # fmt: skip
+
+    def queue_prompt(
+        self,
+        ticket_id: int,
+        channel: str,
+        user: str,
+        thread_ts: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+    ) -> None:
+        """An ephemeral question with buttons, in the ticket's thread (a held-back message)."""
+        if self._slack:
+            with self._database.session() as session:
+                self._to_slack(
+                    session, ticket_id, "prompt", channel=channel, user=user,
+                    thread_ts=thread_ts, text=text, blocks=blocks,
+                )  # fmt: skip
 
     def queue_ephemeral(self, ticket_id: int, channel: str, user: str, text: str) -> None:
         """A message only `user` sees in `channel` (refusals, "already claimed")."""
@@ -479,6 +589,28 @@ class TicketStore:
                 for r in rows
             ]
         return views[::-1]
+
+    def replies(self, ticket_id: int) -> dict[int, ReplyRecord]:
+        """Agents' replies of the ticket by log line, each with its latest delivery."""
+        with self._database.session() as session:
+            rows = session.execute(
+                select(HandoffDelivery)
+                .where(
+                    HandoffDelivery.ticket_id == ticket_id,
+                    HandoffDelivery.destination == Destination.SHOPPER,
+                    HandoffDelivery.receipt.is_not(None),
+                )
+                .order_by(HandoffDelivery.id)
+            ).scalars()
+            records: dict[int, ReplyRecord] = {}
+            for row in rows:
+                message_id = row.payload.get("message_id")
+                if isinstance(message_id, int):
+                    records[message_id] = ReplyRecord(
+                        message_id, row.id, DeliveryStatus(row.status), row.last_error,
+                        ReplyState(row.receipt) if row.receipt else None, row.delivered_at,
+                    )  # fmt: skip
+            return records
 
     def queue_position(self, ticket: TicketView) -> int:
         """1 + unclaimed tickets ahead of this one (higher priority, or same and older)."""
@@ -566,17 +698,17 @@ class TicketStore:
         author: str | None = None,
         dedupe_key: str | None = None,
         at: datetime | None = None,
-    ) -> None:
-        session.add(
-            HandoffMessage(
-                ticket_id=ticket_id,
-                direction=direction,
-                author=author,
-                text=text,
-                created_at=at or self._clock(),
-                dedupe_key=dedupe_key,
-            )
+    ) -> HandoffMessage:
+        message = HandoffMessage(
+            ticket_id=ticket_id,
+            direction=direction,
+            author=author,
+            text=text,
+            created_at=at or self._clock(),
+            dedupe_key=dedupe_key,
         )
+        session.add(message)
+        return message
 
     def _log_lines(self, session: Session, ticket_id: int, lines: Sequence[Line]) -> None:
         directions = {"shopper": MessageDirection.SHOPPER, "bot": MessageDirection.BOT,
@@ -588,7 +720,39 @@ class TicketStore:
     def _to_slack(self, session: Session, ticket_id: int, kind: str, **payload: Any) -> None:
         enqueue(session, ticket_id, Destination.SLACK, kind, payload, now=self._clock())
 
-    def _to_shopper(self, session: Session, ticket_id: int, kind: str, **payload: Any) -> int:
-        row = enqueue(session, ticket_id, Destination.SHOPPER, kind, payload, now=self._clock())
+    def _to_shopper(
+        self,
+        session: Session,
+        ticket_id: int,
+        kind: str,
+        *,
+        receipt: ReplyState | None = None,
+        **payload: Any,
+    ) -> int:
+        row = enqueue(
+            session, ticket_id, Destination.SHOPPER, kind, payload, now=self._clock(),
+            receipt=receipt,
+        )  # fmt: skip
         session.flush()
         return row.id
+
+    def _queue_reply(
+        self,
+        session: Session,
+        ticket_id: int,
+        text: str,
+        agent_first_name: str | None,
+        message_id: int | None,
+        slack_ref: dict[str, str] | None,
+        **extra: Any,
+    ) -> int:
+        """An agent's reply for the shopper, followed until it arrives (its `receipt`); its
+        Slack message shows that it is queued until the bridge learns more."""
+        if self._slack and slack_ref:
+            self._to_slack(
+                session, ticket_id, "reaction", **slack_ref, name="hourglass_flowing_sand"
+            )
+        return self._to_shopper(
+            session, ticket_id, "say", receipt=ReplyState.QUEUED, text=text,
+            agent=agent_first_name, slack_ref=slack_ref, message_id=message_id, **extra,
+        )  # fmt: skip

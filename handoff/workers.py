@@ -1,10 +1,16 @@
-"""The bridge's background workers: deliver the outbox to Slack and to shoppers, re-alert
-tickets that wait too long.
+"""The bridge's background workers: deliver the outbox to Slack and to shoppers, follow agents'
+replies until the shopper has them, re-alert tickets that wait too long.
 
 Deliveries of one ticket go out strictly in order; a failure holds back that ticket's later
 messages (not other tickets') until a retry succeeds. Transient failures (Slack or Rasa down,
 rate limits) are retried for as long as it takes, with capped exponential backoff; requests the
 other side refuses outright are retried a few times, then parked as failed and logged.
+
+Rasa taking a reply is not the shopper having it: the `ReplyFollower` keeps looking at what the
+shopper's channel recorded (sent, delivered, read, withheld by WhatsApp's 24-hour rule,
+failed) and shows each change on the agent's Slack message, with a way forward when the reply
+did not arrive. It looks only while a reply is not in a final state, at growing intervals, and
+knows in memory when the next look is due, so an idle bridge makes no query for it.
 """
 
 from __future__ import annotations
@@ -12,17 +18,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.handoff_delivery import (
+    Presentation,
+    ReplyState,
+    ReplyStatus,
+    presentation,
+    reply_status,
+)
 from bot.domain.handoff_hours import BusinessHours, sla_deadline
 from bot.domain.handoff_ticket import Destination
 from bot.settings import HandoffSettings
-from handoff.cards import card_blocks, card_text
-from handoff.outbox import Delivery, Outbox
+from handoff.cards import card_blocks, card_text, reply_notice
+from handoff.outbox import Delivery, FollowUp, Outbox
 from handoff.rasa_client import RasaClient, RasaRejected, RasaUnavailable
-from handoff.slack_gateway import SlackFailure, SlackGateway
-from handoff.tickets import TicketStore
+from handoff.receipts import ReplySends
+from handoff.slack_gateway import SlackFailure, SlackGateway, classify
+from handoff.tickets import TicketStore, TicketView
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +87,7 @@ class OutboxWorker:
                     self._failed(delivery, failure)
                     break
                 self.outbox.delivered(delivery.id)
+                self.on_delivered(delivery)
                 delivered += 1
         return delivered
 
@@ -93,6 +111,9 @@ class OutboxWorker:
 
     def on_parked(self, delivery: Delivery) -> None:
         """Hook: tell someone a delivery was given up."""
+
+    def on_delivered(self, delivery: Delivery) -> None:
+        """Hook: the other side has taken a delivery."""
 
 
 class SlackWorker(OutboxWorker):
@@ -140,16 +161,30 @@ class SlackWorker(OutboxWorker):
                 raise _Failure("the card is not posted yet", transient=False)
             await self.gateway.post(
                 ticket.slack_channel, payload["text"], thread_ts=ticket.slack_ts,
-                broadcast=bool(payload.get("broadcast")),
+                broadcast=bool(payload.get("broadcast")), blocks=payload.get("blocks"),
             )  # fmt: skip
         elif kind == "alert":
             await self.gateway.post(payload["channel"], payload["text"])
         elif kind == "ephemeral":
             await self.gateway.ephemeral(payload["channel"], payload["user"], payload["text"])
+        elif kind == "prompt":
+            await _call(
+                self.gateway.client.chat_postEphemeral, channel=payload["channel"],
+                user=payload["user"], text=payload["text"], blocks=payload["blocks"],
+                thread_ts=payload["thread_ts"],
+            )  # fmt: skip
         elif kind == "reaction":
-            await self.gateway.react(payload["channel"], payload["ts"], payload["name"])
+            await self._react(payload)
         else:
             raise _Failure(f"unknown Slack delivery kind {kind!r}", transient=False)
+
+    async def _react(self, payload: dict[str, Any]) -> None:
+        """Make the message's reactions say the new state: drop the old, add the new."""
+        channel, ts = payload["channel"], payload["ts"]
+        for name in payload.get("remove") or ():
+            await _unreact(self.gateway.client, channel, ts, name)
+        for name in payload.get("add") or ([payload["name"]] if payload.get("name") else []):
+            await self.gateway.react(channel, ts, name)
 
     async def run_once(self) -> int:
         delivered = await super().run_once()
@@ -159,8 +194,117 @@ class SlackWorker(OutboxWorker):
         return delivered
 
 
+async def _call(method: Any, **arguments: Any) -> Any:
+    """A Web API call SlackGateway has no method for, its failures classified the same way."""
+    try:
+        return await method(**arguments)
+    except Exception as error:  # transient ones are retried by the outbox
+        raise classify(error) from error
+
+
+async def _unreact(client: AsyncWebClient, channel: str, ts: str, name: str) -> None:
+    try:
+        await _call(client.reactions_remove, channel=channel, timestamp=ts, name=name)
+    except SlackFailure as failure:
+        if failure.error != "no_reaction":  # a retried delivery, or it was never added
+            raise
+
+
+#: Stop following a reply after this long: no report will come any more.
+FOLLOW_FOR = timedelta(hours=24)
+#: A delivered reply is followed this much longer, for the "read" report.
+FOLLOW_DELIVERED_FOR = timedelta(hours=1)
+FIRST_LOOK, LONGEST_WAIT = 0.5, 300.0
+
+
+def next_look(waited: float) -> float:
+    """Seconds until the next look at a reply that has been on its way `waited` seconds:
+    about doubling the time so far (0.5, 1, 2, 4 ... s), at most 5 minutes."""
+    return min(LONGEST_WAIT, max(FIRST_LOOK, waited))
+
+
+class ReplyFollower:
+    """Follows agents' replies from Rasa to the shopper and shows each change in Slack."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        tickets: TicketStore,
+        sends: ReplySends,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.outbox = outbox
+        self.tickets = tickets
+        self.sends = sends
+        self.clock = clock
+        #: When a followed reply is next due; the first round looks in the store (a restart
+        #: resumes what the previous process followed). None: nothing is followed.
+        self._due: datetime | None = clock()
+
+    def expect(self) -> None:
+        """A reply has just been handed over (or parked): look at it at once."""
+        self._due = self.clock()
+
+    def run_due(self) -> int:
+        """Look at every reply that is due; returns how many changed state."""
+        now = self.clock()
+        if self._due is None or now < self._due:
+            return 0
+        changed = sum(self._look(item, now) for item in self.outbox.follow_ups())
+        self._due = self.outbox.next_follow_up()
+        return changed
+
+    def _look(self, item: FollowUp, now: datetime) -> bool:
+        ticket = self.tickets.get(item.ticket_id)
+        if ticket is None:
+            return self.outbox.record_receipt(item.id, item.receipt, ReplyState.UNCONFIRMED, None)
+        trail = self.sends.trail(
+            item.id, item.status, item.last_error, item.receipt, item.delivered_at,
+            ticket.channel, now,
+        )  # fmt: skip
+        status = reply_status(trail)
+        shown = presentation(status)
+        age = now - (item.delivered_at or item.created_at)
+        horizon = FOLLOW_DELIVERED_FOR if status.state is ReplyState.DELIVERED else FOLLOW_FOR
+        settled = shown.final or age >= horizon
+        follow_at = None if settled else now + timedelta(seconds=next_look(trail.waited))
+        if status.state is item.receipt:
+            self.outbox.record_receipt(item.id, item.receipt, status.state, follow_at)
+            return False
+        slack = self._slack(item, ticket, status, shown) if self.tickets.slack_enabled else []
+        if status.state is not ReplyState.QUEUED:
+            logger.info(
+                "reply %s (ticket %s): %s -> %s", item.id, item.ticket_id, item.receipt,
+                status.state,
+            )  # fmt: skip
+        return self.outbox.record_receipt(item.id, item.receipt, status.state, follow_at, slack)
+
+    @staticmethod
+    def _slack(
+        item: FollowUp, ticket: TicketView, status: ReplyStatus, shown: Presentation
+    ) -> Sequence[tuple[str, dict[str, Any]]]:
+        rows: list[tuple[str, dict[str, Any]]] = []
+        before = (
+            presentation(ReplyStatus(item.receipt, status.channel)).reactions
+            if item.receipt
+            else ()
+        )
+        slack_ref = item.payload.get("slack_ref")
+        if slack_ref and set(before) != set(shown.reactions):
+            add = [name for name in shown.reactions if name not in before]
+            remove = [name for name in before if name not in shown.reactions]
+            rows.append(("reaction", {**slack_ref, "add": add, "remove": remove}))
+        if shown.problem and ticket.slack_ts:
+            author = str(item.payload.get("agent") or "an agent")
+            text, blocks = reply_notice(item.id, author, str(item.payload.get("text")), shown)
+            rows.append(("thread", {"text": text, "blocks": blocks}))
+        return rows
+
+
 class ShopperWorker(OutboxWorker):
-    """Sends agents' messages to shoppers and resumes the bot, through Rasa's HTTP API."""
+    """Sends agents' messages to shoppers and resumes the bot, through Rasa's HTTP API, and
+    follows each reply on until the shopper has it (`ReplyFollower`)."""
 
     destination = Destination.SHOPPER
 
@@ -170,12 +314,19 @@ class ShopperWorker(OutboxWorker):
         tickets: TicketStore,
         rasa: RasaClient,
         *,
-        on_reaction: Callable[[int, dict[str, str], str], None] | None = None,
+        on_slack_work: Callable[[], None] | None = None,
         max_backoff: float = 10.0,
     ) -> None:
         super().__init__(outbox, tickets, max_backoff=max_backoff)
         self.rasa = rasa
-        self._react = on_reaction
+        self.follower = ReplyFollower(outbox, tickets, ReplySends(tickets.database))
+        self._slack_work = on_slack_work
+
+    async def run_once(self) -> int:
+        delivered = await super().run_once()
+        if self.follower.run_due() and self._slack_work:
+            self._slack_work()  # reactions and notices were queued for Slack
+        return delivered
 
     async def deliver(self, delivery: Delivery) -> None:
         ticket = self.tickets.get(delivery.ticket_id)
@@ -204,12 +355,18 @@ class ShopperWorker(OutboxWorker):
             raise _Failure(str(error), transient=True) from error
         except RasaRejected as error:
             raise _Failure(str(error), transient=False) from error
-        if self._react and payload.get("slack_ref"):
-            self._react(ticket.id, payload["slack_ref"], "white_check_mark")
+
+    def on_delivered(self, delivery: Delivery) -> None:
+        # Rasa took it: from here on, what the shopper's channel says is what counts.
+        self._follow(delivery)
 
     def on_parked(self, delivery: Delivery) -> None:
-        if self._react and delivery.payload.get("slack_ref"):
-            self._react(delivery.ticket_id, delivery.payload["slack_ref"], "warning")
+        self._follow(delivery)
+
+    def _follow(self, delivery: Delivery) -> None:
+        if delivery.kind == "say":
+            self.outbox.follow(delivery.id)  # only agents' replies are followed (receipt set)
+            self.follower.expect()
 
 
 class SlaWatcher:

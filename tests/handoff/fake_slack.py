@@ -1,9 +1,11 @@
 """A local stand-in for Slack's Web API (https://slack.com/api/<method>), for tests and the
 benchmark: the bridge's slack-sdk client is pointed at it with `base_url`.
 
-It answers the methods the handoff uses like Slack does (ids, ts values, `ok`/`error`),
+It answers the methods the handoff uses like Slack does (ids, ts values, `ok`/`error`;
+reactions are kept per message, so `already_reacted` / `no_reaction` come back as from Slack),
 records every call with the time it arrived, and can simulate an outage (HTTP 503) or a
-rate limit (HTTP 429 with Retry-After).
+rate limit (HTTP 429 with Retry-After). Interactions' `response_url`s point at
+`response_url()` here; what is posted to them is recorded as a call to "response_url".
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._channels: dict[str, str] = {}
+        self._reactions: dict[tuple[str, str], list[str]] = {}
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fake-slack", daemon=True)
@@ -78,6 +81,14 @@ class FakeSlack:
             str(c.args.get("text"))
             for c in self.calls_to("chat.postMessage", channel=channel, thread_ts=thread_ts)
         ]
+
+    def reactions(self, channel: str, ts: str) -> list[str]:
+        """The reactions a message carries now, in the order they were added."""
+        with self._lock:
+            return list(self._reactions.get((channel, ts), []))
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
 
     def channel_id(self, name: str) -> str:
         with self._lock:
@@ -130,15 +141,42 @@ class FakeSlack:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": {"id": user, "name": name.lower(), "real_name": name,
                                          "profile": {"real_name": name}}}  # fmt: skip
-        if method == "reactions.add":
+        if method in ("reactions.add", "reactions.remove"):
+            key = (str(args.get("channel")), str(args.get("timestamp")))
+            name = str(args.get("name"))
+            with self._lock:
+                names = self._reactions.setdefault(key, [])
+                if method == "reactions.add":
+                    if name in names:
+                        return {"ok": False, "error": "already_reacted"}
+                    names.append(name)
+                elif name not in names:
+                    return {"ok": False, "error": "no_reaction"}
+                else:
+                    names.remove(name)
             return {"ok": True}
+        if method == "views.open":
+            if not args.get("trigger_id"):
+                return {"ok": False, "error": "invalid_trigger_id"}
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            return {"ok": True, "view": {**(view or {}), "id": f"V{next(self._ts):08d}"}}
         return {"ok": False, "error": "unknown_method"}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        """A message posted to an interaction's response_url (bolt's `respond`)."""
+        call = Call("response_url", json.loads(await request.read() or b"{}"), time.time())
+        call.response = {"ok": True}
+        with self._lock:
+            self.calls.append(call)
+        return web.Response(text="ok")
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_post("/response/{name}", self._respond)
         runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", self.port)

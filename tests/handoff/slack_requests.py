@@ -58,20 +58,65 @@ def message_event(
 
 
 def button_click(
-    action_id: str, ticket_id: int, user: str, channel: str, message_ts: str
+    action_id: str,
+    ticket_id: int,
+    user: str,
+    channel: str,
+    message_ts: str,
+    *,
+    ephemeral: bool = False,
+    response_url: str | None = None,
 ) -> dict[str, Any]:
-    """A `block_actions` interaction (bolt-python's fixture with our button)."""
+    """A `block_actions` interaction (bolt-python's fixture with our button). `ticket_id` is
+    the button's value (a ticket, a held-back note's or a reply's id, as the button has it)."""
     payload = copy.deepcopy(json.loads((FIXTURES / "bolt-python_block_actions_payload.json")
                                        .read_text()))  # fmt: skip
     payload["user"]["id"] = user
-    payload["container"].update(message_ts=message_ts, channel_id=channel, is_ephemeral=False)
+    payload["container"].update(message_ts=message_ts, channel_id=channel, is_ephemeral=ephemeral)
     payload["channel"]["id"] = channel
+    payload["trigger_id"] = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+    if response_url is not None:
+        payload["response_url"] = response_url
     payload["actions"] = [{
         "action_id": action_id, "block_id": "handoff_actions", "type": "button",
         "value": str(ticket_id), "text": {"type": "plain_text", "text": action_id},
         "action_ts": f"{time.time():.6f}",
     }]  # fmt: skip
     return dict(payload)
+
+
+def view_submission(
+    view: dict[str, Any], user: str, values: dict[str, dict[str, str]], *, team: str = "T111"
+) -> dict[str, Any]:
+    """A `view_submission` interaction: the modal `view` (as the app opened it) submitted by
+    `user` with `values` ({block_id: {action_id: text}}), shaped like Slack's (and
+    bolt-python's scenario tests)."""
+    return {
+        "type": "view_submission",
+        "team": {"id": team, "domain": "northwind"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
+        "api_app_id": "A111",
+        "token": "verification_token",
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "view": {
+            **view,
+            "id": f"V{uuid.uuid4().hex[:10].upper()}",
+            "team_id": team,
+            "state": {"values": {
+                block: {action: {"type": "plain_text_input", "value": text}
+                        for action, text in actions.items()}
+                for block, actions in values.items()
+            }},
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+            "previous_view_id": None,
+            "root_view_id": "V111",
+            "app_id": "A111",
+            "external_id": "",
+            "app_installed_team_id": team,
+            "bot_id": "B111",
+        },
+        "response_urls": [],
+    }  # fmt: skip
 
 
 def post_event(
