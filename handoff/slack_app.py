@@ -196,7 +196,8 @@ class AgentDesk:
         self._wake()
         if outcome.ok:
             return ":outbox_tray: Sent to the shopper after all."
-        self._tell(outcome.ticket.id if outcome.ticket else 0, channel, user_id, outcome)
+        if outcome.ticket is not None:
+            self._tell(outcome.ticket.id, channel, user_id, outcome)
         return None
 
     async def on_retry(self, body: dict[str, Any], action: dict[str, Any]) -> str | None:
@@ -207,8 +208,8 @@ class AgentDesk:
         agent = await self.agent(user_id)
         outcome = self._tickets.retry_reply(delivery_id, agent)
         if not outcome.ok:
-            ticket_id = outcome.ticket.id if outcome.ticket else 0
-            self._tell(ticket_id, channel, user_id, outcome)
+            if outcome.ticket is not None:
+                self._tell(outcome.ticket.id, channel, user_id, outcome)
             return None
         self._wake()
         return f":repeat: {agent.name} sent it again; its reactions show how it goes."

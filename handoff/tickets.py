@@ -426,7 +426,9 @@ class TicketStore:
                 .execution_options(synchronize_session=False)
             )
             if not moved.rowcount:
-                return Outcome(False, "That reply is not waiting for a retry (already retried?).")
+                return Outcome(
+                    False, "That reply is not waiting for a retry (already retried?).", _view(row)
+                )
             payload = dict(old.payload)
             shown = presentation(ReplyStatus(ReplyState(old.receipt), row.channel)).reactions
             slack_ref = payload.get("slack_ref")

@@ -77,11 +77,12 @@ def open_ticket(
     priority: Priority = Priority.P2,
     route: Route = Route.RETURNS,
     lines: tuple[Line, ...] = (Line(1.0, "shopper", "the jacket arrived torn"),),
+    channel: str = "webchat",
 ) -> TicketView:
     opening = tickets.open(
         TicketRequest(
             conversation_id=conversation_id,
-            channel="webchat",
+            channel=channel,
             decision=EscalationDecision(reasons, priority, route),
             context={"customer": None, "orders": [], "intent": "complaint", "confidence": 0.9,
                      "sentiment": -0.4, "sentiment_label": "negative", "summary": "torn"},
