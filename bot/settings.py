@@ -215,6 +215,12 @@ class Settings:
     channel_retry_base_delay: float = 0.5
     #: Channel messages handed to Rasa at once; more wait, so webhooks stay fast under load.
     channel_max_turns_in_flight: int = 2
+    #: Secret of the JSON endpoint (channels/jsonapi/, `Authorization: Bearer ...`); the
+    #: endpoint is off while empty.
+    json_api_secret: str = ""
+    #: https origins allowed to embed the web chat page in a frame (comma-separated);
+    #: empty: only the page's own origin (docs/webchat.md).
+    webchat_embed_origins: str = ""
     #: Human handoff (Slack agent queue, CLI); see the handoff section above.
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
@@ -287,5 +293,7 @@ class Settings:
             channel_max_turns_in_flight=int(
                 env.get("CHANNEL_MAX_TURNS_IN_FLIGHT") or defaults.channel_max_turns_in_flight
             ),
+            json_api_secret=env.get("JSON_API_SECRET", ""),
+            webchat_embed_origins=env.get("WEBCHAT_EMBED_ORIGINS", ""),
             handoff=HandoffSettings.from_env(env, root),
         )

@@ -76,11 +76,26 @@ class RunningStack:
         """The bridge's Slack endpoint (events and interactivity)."""
         return f"http://127.0.0.1:{self.settings.bridge_port}/slack/events"
 
-    def say(self, sender: str, text: str, timeout: float = 30) -> list[dict[str, Any]]:
-        """One shopper message through Rasa's REST channel; returns the bot's messages."""
+    @property
+    def json_api_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/jsonapi/webhook"
+
+    def say(
+        self,
+        sender: str,
+        text: str,
+        timeout: float = 30,
+        metadata: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One shopper message through the JSON endpoint (channels/jsonapi/, with the stack's
+        secret); returns the bot's messages. Its sender ids are the tracker ids."""
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata is not None:
+            body["metadata"] = metadata
         response = requests.post(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text},
+            self.json_api_url,
+            json=body,
+            headers={"Authorization": f"Bearer {self.settings.json_api_secret}"},
             timeout=timeout,
         )
         response.raise_for_status()
@@ -119,11 +134,18 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture(scope="session")
+def json_api_secret() -> str:
+    """The session stack's JSON_API_SECRET (a fresh one per run, like the Rasa token)."""
+    return uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
 def rasa_stack(
     trained_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
     fake_providers: FakeProviders,
     fake_slack: FakeSlack,
+    json_api_secret: str,
 ) -> Iterator[RunningStack]:
     from bot.cli import prepare_store
     from bot.processes.stack import stack_specs
@@ -139,6 +161,7 @@ def rasa_stack(
         action_port=free_port(),
         bridge_port=free_port(),
         rasa_token=uuid.uuid4().hex,
+        json_api_secret=json_api_secret,
         public_url=f"http://127.0.0.1:{rasa_port}",
     )
     # Every messaging channel is configured, against the fake providers.

@@ -112,11 +112,23 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         if not with_text:
             return
         with _blas_limiter()():
-            vectors = self._encoder.encode([m.get(TEXT) for m in with_text]) * self._scale
+            texts = [encodable(m.get(TEXT)) for m in with_text]
+            vectors = self._encoder.encode(texts) * self._scale
         for message, vector in zip(with_text, vectors, strict=True):
             self.add_features_to_message(
                 sequence=None, sentence=vector[np.newaxis, :], attribute=TEXT, message=message
             )
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates as U+FFFD: the tokenizer (Rust) refuses them with a
+    TypeError, which failed the whole parse. The channels clean texts before Rasa sees them
+    (channels.core.inbound_text); this keeps Rasa's own entry points (HTTP API, shell) safe."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def model_files_present(model_dir: Path | None = None) -> bool:

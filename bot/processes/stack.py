@@ -60,6 +60,9 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
         "CHANNEL_SEND_ATTEMPTS": str(settings.channel_send_attempts),
         "CHANNEL_RETRY_BASE_DELAY": str(settings.channel_retry_base_delay),
         "CHANNEL_MAX_TURNS_IN_FLIGHT": str(settings.channel_max_turns_in_flight),
+        # credentials.yml: the JSON endpoint (off while empty), the web chat's embedding sites.
+        "JSON_API_SECRET": settings.json_api_secret,
+        "WEBCHAT_EMBED_ORIGINS": settings.webchat_embed_origins,
         # Slack, service levels, escalation thresholds, the event broker's file (handoff/).
         **settings.handoff.to_env(),
         # Rasa phones home and prints banners otherwise.

@@ -17,7 +17,7 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
@@ -55,11 +55,11 @@ def build_app(responder: Responder, channel: WebChatInput | None = None) -> Sani
     return app
 
 
-class WebChatServer:
-    """Runs :func:`build_app` on a free local port in a daemon thread (a context manager)."""
+class AppServer:
+    """Runs a Sanic app on a free local port in a daemon thread (a context manager)."""
 
-    def __init__(self, responder: Responder, channel: WebChatInput | None = None) -> None:
-        self.app = build_app(responder, channel)
+    def __init__(self, app: Sanic) -> None:
+        self.app = app
         # Sanic rewrites Sanic.handle_request (its "touchup") when an app starts; a second app in
         # the same process then fails on the already-rewritten method. test_mode (class-wide,
         # Sanic forbids instance attributes) makes it keep the original, as its test client does.
@@ -71,15 +71,11 @@ class WebChatServer:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._serve, name="webchat-devserver", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="sanic-devserver", daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def webchat_url(self) -> str:
-        return f"{self.base_url}/webhooks/webchat/"
 
     def _serve(self) -> None:
         loop = self._loop
@@ -103,12 +99,12 @@ class WebChatServer:
         server.close()
         loop.run_until_complete(asyncio.wait_for(server.wait_closed(), timeout=5))
 
-    def __enter__(self) -> WebChatServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         if not self._ready.wait(timeout=30):
-            raise RuntimeError("web chat dev server did not start within 30 s")
+            raise RuntimeError("dev server did not start within 30 s")
         if self._error is not None:
-            raise RuntimeError("web chat dev server failed to start") from self._error
+            raise RuntimeError("dev server failed to start") from self._error
         return self
 
     def __exit__(
@@ -119,6 +115,17 @@ class WebChatServer:
     ) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+
+
+class WebChatServer(AppServer):
+    """Runs :func:`build_app` on a free local port in a daemon thread (a context manager)."""
+
+    def __init__(self, responder: Responder, channel: WebChatInput | None = None) -> None:
+        super().__init__(build_app(responder, channel))
+
+    @property
+    def webchat_url(self) -> str:
+        return f"{self.base_url}/webhooks/webchat/"
 
 
 def main() -> None:

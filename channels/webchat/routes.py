@@ -9,6 +9,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.webchat.assets import Asset, content_version, find_asset
+from channels.webchat.embedding import X_FRAME_OPTIONS, frame_ancestors
 from channels.webchat.page import PageConfig, render_page
 
 # Asset URLs carry ?v=<content hash>, so a matching request can be cached "forever": a new
@@ -20,7 +21,7 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
-def _content_security_policy(host: str) -> str:
+def _content_security_policy(host: str, embed_origins: tuple[str, ...] = ()) -> str:
     # Older Safari does not count ws(s):// as 'self', so the page's own host is named
     # explicitly; a Host header that is not a plain host[:port] is simply left out.
     sockets = f" ws://{host} wss://{host}" if _HOST_RE.match(host) else ""
@@ -34,6 +35,8 @@ def _content_security_policy(host: str) -> str:
             f"connect-src 'self'{sockets}",
             "base-uri 'none'",
             "form-action 'none'",
+            # Who may show the page in a frame: itself and the shop's sites (embedding.py).
+            frame_ancestors(embed_origins),
         ]
     )
 
@@ -60,8 +63,13 @@ def _cached(
     return response.raw(body, headers=headers, content_type=content_type)
 
 
-def add_routes(blueprint: Blueprint, page_config: PageConfig) -> None:
-    """Adds ``/``, ``/static/<name>`` and ``/health`` to the channel's blueprint."""
+def add_routes(
+    blueprint: Blueprint, page_config: PageConfig, embed_origins: tuple[str, ...] = ()
+) -> None:
+    """Adds ``/``, ``/static/<name>`` and ``/health`` to the channel's blueprint.
+
+    `embed_origins`: the https origins besides the page's own that may frame the page.
+    """
 
     @blueprint.route("/", methods=["GET", "HEAD"])
     async def chat_page(request: Request) -> HTTPResponse:
@@ -71,14 +79,16 @@ def add_routes(blueprint: Blueprint, page_config: PageConfig) -> None:
             query = f"?{request.query_string}" if request.query_string else ""
             return response.redirect(f"{request.path}/{query}", status=301)
         body = render_page(page_config)
-        csp = _content_security_policy(request.host)
+        csp = _content_security_policy(request.host, embed_origins)
         return _cached(
             request,
             body,
             "text/html; charset=utf-8",
             f'"{content_version(body)}"',
             REVALIDATE,
-            {"Content-Security-Policy": csp},
+            # X-Frame-Options for browsers without frame-ancestors; why it is SAMEORIGIN
+            # even with embedding sites configured: channels/webchat/embedding.py.
+            {"Content-Security-Policy": csp, "X-Frame-Options": X_FRAME_OPTIONS},
         )
 
     @blueprint.route("/static/<name:path>", methods=["GET", "HEAD"])

@@ -20,9 +20,13 @@ import requests
 import socketio
 from rasa.core.channels.channel import UserMessage
 
+from channels.core.inbound_text import BLANK_REPLY, TEXT_LIMIT, TOO_LONG_REPLY
+from channels.jsonapi.parsing import WEBCHAT_SESSION_RE
 from channels.webchat import WebChatInput
 from channels.webchat.assets import STATIC_DIR, find_asset
+from channels.webchat.channel import DEFAULT_SOCKETIO_PATH, SESSION_ID_RE
 from channels.webchat.devserver import WebChatServer
+from channels.webchat.embedding import EmbedOriginsError, parse_embed_origins
 
 CREDENTIALS = {
     "user_message_evt": "user_uttered",
@@ -70,6 +74,24 @@ def test_channel_from_the_credentials_stanza() -> None:
     assert channel.transports == ("polling",)
 
 
+def test_socket_lives_under_the_channel_prefix() -> None:
+    # One reverse-proxy rule for /webhooks/webchat/ then covers the page and its socket.
+    for credentials in (CREDENTIALS, {}):
+        channel = WebChatInput.from_credentials(credentials)
+        assert isinstance(channel, WebChatInput)
+        assert channel.socketio_path == DEFAULT_SOCKETIO_PATH == "/webhooks/webchat/socket.io"
+        # The page resolves it relative to itself (works behind a proxy's path prefix).
+        assert channel.page_config().socket_path == "socket.io"
+    elsewhere = WebChatInput.from_credentials({"socketio_path": "/chat-socket"})
+    assert isinstance(elsewhere, WebChatInput)
+    assert elsewhere.page_config().socket_path == "/chat-socket"
+
+
+def test_session_id_forms_agree_with_the_json_endpoint() -> None:
+    # The JSON endpoint refuses exactly the ids the web chat accepts.
+    assert SESSION_ID_RE.pattern == WEBCHAT_SESSION_RE.pattern
+
+
 def test_transports_are_validated() -> None:
     channel = WebChatInput.from_credentials({"transports": ["websocket", "polling"]})
     assert isinstance(channel, WebChatInput)
@@ -98,6 +120,84 @@ def test_page_is_served(server: WebChatServer) -> None:
     assert f'src="static/webchat.js?v={version.version}"' in page
     assert 'data-transports="polling"' in page
     assert "${" not in page  # every template placeholder was filled
+
+
+def test_page_may_only_be_framed_by_itself_by_default(server: WebChatServer) -> None:
+    response = requests.get(server.webchat_url, timeout=10)
+    csp = [d.strip() for d in response.headers["Content-Security-Policy"].split(";")]
+    assert "frame-ancestors 'self'" in csp
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert 'data-socket-path="socket.io"' in response.text
+    # A revalidation (304) carries the same policy.
+    again = requests.get(
+        server.webchat_url, headers={"If-None-Match": response.headers["ETag"]}, timeout=10
+    )
+    assert again.status_code == 304
+    assert again.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in again.headers["Content-Security-Policy"]
+
+
+def test_embedding_sites_are_listed_in_frame_ancestors() -> None:
+    channel = WebChatInput.from_credentials(
+        {"embed_origins": "https://shop.example.com, https://*.example.org:8443/"}
+    )
+    assert isinstance(channel, WebChatInput)
+    with WebChatServer(echo, channel) as running:
+        response = requests.get(running.webchat_url, timeout=10)
+    csp = [d.strip() for d in response.headers["Content-Security-Policy"].split(";")]
+    assert "frame-ancestors 'self' https://shop.example.com https://*.example.org:8443" in csp
+    # X-Frame-Options cannot list sites; browsers that know frame-ancestors ignore it.
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        (None, ()),
+        ("", ()),
+        ("  ", ()),
+        ("https://shop.example.com", ("https://shop.example.com",)),
+        ("https://Shop.Example.com/", ("https://shop.example.com",)),
+        ("https://shop.example.com:443", ("https://shop.example.com",)),
+        (
+            "https://a.example, https://b.example:8443",
+            ("https://a.example", "https://b.example:8443"),
+        ),
+        ("https://a.example https://a.example", ("https://a.example",)),
+        (["https://a.example", "https://b.example"], ("https://a.example", "https://b.example")),
+        ("https://*.example.com", ("https://*.example.com",)),
+        ("https://203.0.113.7", ("https://203.0.113.7",)),
+    ],
+)
+def test_embed_origins_are_parsed(value: Any, origins: tuple[str, ...]) -> None:
+    assert parse_embed_origins(value) == origins
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://shop.example.com",  # not https
+        "shop.example.com",
+        "*",
+        "https://*",
+        "https://*.com",  # every .com site
+        "https://shop.example.com/widget",
+        "https://shop.example.com?x=1",
+        "https://user@shop.example.com",
+        "'self'",
+        "'unsafe-inline'",
+        "https://shop.example.com:99999",
+        "https://shop.example.com;script-src *",  # no smuggling of other directives
+        "https://good.example, http://bad.example",
+        "data:",
+        "https:",
+    ],
+)
+def test_bad_embed_origins_stop_the_channel_with_a_clear_error(value: str) -> None:
+    with pytest.raises(
+        EmbedOriginsError, match=r"WEBCHAT_EMBED_ORIGINS: .* is not an https origin"
+    ):
+        WebChatInput.from_credentials({"embed_origins": value})
 
 
 def test_page_without_trailing_slash_redirects(server: WebChatServer) -> None:
@@ -231,9 +331,10 @@ def test_health(server: WebChatServer) -> None:
 # ------------------------------------------------------------------ socket.io
 
 
-def test_websocket_transport_is_refused_by_default(server: WebChatServer) -> None:
+@pytest.mark.parametrize("path", ["/webhooks/webchat/socket.io/", "/socket.io/"])
+def test_websocket_transport_is_refused_by_default(server: WebChatServer, path: str) -> None:
     # Sanic 21.12's websockets break on Python 3.11; see DEFAULT_TRANSPORTS in channel.py.
-    status, _ = raw_get(server, "/socket.io/?EIO=4&transport=websocket")
+    status, _ = raw_get(server, f"{path}?EIO=4&transport=websocket")
     assert status == 400
 
 
@@ -243,14 +344,16 @@ def _close(client: socketio.Client) -> None:
     client.eio.disconnect(abort=True)
 
 
-def _connect(server: WebChatServer, session_id: str | None) -> tuple[socketio.Client, str, Any]:
+def _connect(
+    server: WebChatServer, session_id: str | None, path: str = "socket.io"
+) -> tuple[socketio.Client, str, Any]:
     """Connects, requests a session and returns (client, confirmed session id, bot queue)."""
     replies: queue.Queue[Any] = queue.Queue()
     confirmed: queue.Queue[str] = queue.Queue()
     client = socketio.Client(reconnection=False)
     client.on("bot_uttered", replies.put)
     client.on("session_confirm", confirmed.put)
-    client.connect(server.base_url, transports=["polling"], wait_timeout=10)
+    client.connect(server.base_url, transports=["polling"], wait_timeout=10, socketio_path=path)
     client.emit("session_request", {"session_id": session_id})
     return client, confirmed.get(timeout=10), replies
 
@@ -280,8 +383,136 @@ def test_replies_reach_the_session_room_across_reconnects(server: WebChatServer)
     assert message.input_channel == "webchat"
 
 
+def test_the_page_socket_path_under_the_prefix(server: WebChatServer) -> None:
+    client, session_id, replies = _connect(server, None, path="webhooks/webchat/socket.io")
+    try:
+        client.emit("user_uttered", {"message": "via the prefix", "session_id": session_id})
+        assert replies.get(timeout=10) == {"text": "echo: via the prefix"}
+    finally:
+        _close(client)
+
+
+def test_legacy_socket_path_can_be_dropped() -> None:
+    channel = WebChatInput.from_credentials({**CREDENTIALS, "legacy_socketio_path": ""})
+    with WebChatServer(echo, channel) as running:
+        status, _ = raw_get(running, "/socket.io/?EIO=4&transport=polling")
+        assert status == 404
+        status, _ = raw_get(running, "/webhooks/webchat/socket.io/?EIO=4&transport=polling")
+        assert status == 200
+
+
+def _no_reply(replies: queue.Queue[Any], wait: float = 1.0) -> bool:
+    try:
+        replies.get(timeout=wait)
+    except queue.Empty:
+        return True
+    return False
+
+
 @pytest.mark.parametrize(
-    "bad", [None, {}, {"session_id": {"$ne": 1}}, {"session_id": "x" * 500}, "str"]
+    "target",
+    [
+        "whatsapp:+14155550123",
+        "messenger:1234567890123456",
+        "telegram:42",
+        "0123456789abcdef0123456789abcdef",  # another web chat session
+        None,
+        {"$ne": 1},
+    ],
+)
+def test_a_socket_speaks_only_in_the_session_it_joined(server: WebChatServer, target: Any) -> None:
+    # Rasa's handler took the conversation from the message itself: any socket could write
+    # into any conversation, a verified WhatsApp shopper's included.
+    client, session_id, replies = _connect(server, None)
+    try:
+        before = len(received)
+        client.emit("user_uttered", {"message": "where is my order 10024", "session_id": target})
+        assert _no_reply(replies)
+        assert len(received) == before
+        client.emit("user_uttered", {"message": "mine", "session_id": session_id})
+        assert replies.get(timeout=10) == {"text": "echo: mine"}
+    finally:
+        _close(client)
+    assert not any(m.sender_id == target for m in received)
+
+
+def test_a_message_before_any_session_request_is_dropped(server: WebChatServer) -> None:
+    replies: queue.Queue[Any] = queue.Queue()
+    client = socketio.Client(reconnection=False)
+    client.on("bot_uttered", replies.put)
+    client.connect(server.base_url, transports=["polling"], wait_timeout=10)
+    try:
+        client.emit("user_uttered", {"message": "hi", "session_id": "0" * 32})
+        assert _no_reply(replies)
+    finally:
+        _close(client)
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("", BLANK_REPLY),
+        ("   ", BLANK_REPLY),
+        ("\n\t", BLANK_REPLY),
+        ("\ud800", BLANK_REPLY),  # a lone surrogate
+        ("\u200b", BLANK_REPLY),
+        ("\x00", BLANK_REPLY),
+        ("x" * (TEXT_LIMIT + 1), TOO_LONG_REPLY),
+        # Engine.IO refuses payloads over 1 MB (max_http_buffer_size) before this channel.
+        ("where is my order " * 50_000, TOO_LONG_REPLY),  # 900 KB
+    ],
+    ids=["empty", "spaces", "newline-tab", "lone-surrogate", "zero-width", "nul", "4097", "900KB"],
+)
+def test_blank_and_too_long_messages_are_answered_without_the_assistant(
+    server: WebChatServer, text: str, reply: str
+) -> None:
+    client, session_id, replies = _connect(server, None)
+    try:
+        before = len(received)
+        client.emit("user_uttered", {"message": text, "session_id": session_id})
+        assert replies.get(timeout=10) == {"text": reply}
+        assert len(received) == before  # the assistant never saw it
+    finally:
+        _close(client)
+
+
+def test_a_missing_text_is_blank_and_a_non_text_is_dropped(server: WebChatServer) -> None:
+    client, session_id, replies = _connect(server, None)
+    try:
+        client.emit("user_uttered", {"session_id": session_id})
+        assert replies.get(timeout=10) == {"text": BLANK_REPLY}
+        client.emit("user_uttered", {"message": {"text": "hi"}, "session_id": session_id})
+        assert _no_reply(replies)
+    finally:
+        _close(client)
+
+
+def test_texts_reach_the_assistant_cleaned(server: WebChatServer) -> None:
+    client, session_id, replies = _connect(server, None)
+    try:
+        client.emit("user_uttered", {"message": "order\x00 10024 \ud800", "session_id": session_id})
+        assert replies.get(timeout=10) == {"text": "echo: order 10024 \ufffd"}
+        limit = "x" * TEXT_LIMIT
+        client.emit("user_uttered", {"message": limit, "session_id": session_id})
+        assert replies.get(timeout=10) == {"text": f"echo: {limit}"}
+    finally:
+        _close(client)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        {},
+        {"session_id": {"$ne": 1}},
+        {"session_id": "x" * 500},
+        "str",
+        # Only the form the server issues: other channels' ids and chosen ids are refused.
+        {"session_id": "whatsapp:+14155550123"},
+        {"session_id": "telegram:42"},
+        {"session_id": "test-a1b2c3d4e5f6"},
+        {"session_id": "0123456789ABCDEF0123456789ABCDEF"},
+    ],
 )
 def test_malformed_session_requests_get_a_fresh_id(server: WebChatServer, bad: Any) -> None:
     replies: queue.Queue[str] = queue.Queue()

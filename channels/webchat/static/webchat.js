@@ -18,7 +18,7 @@
   var TRANSCRIPT_KEY = "relaydesk.webchat.transcript";
   var MAX_ENTRIES = 200; // keeps localStorage small on long conversations
   var REPLY_TIMEOUT_MS = 30000;
-  var SESSION_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+  var SESSION_ID_RE = /^[0-9a-f]{32}$/; // the form the server issues (WebChatInput)
   // Either a Markdown link [label](https://...) or a bare http(s) URL.
   var LINK_RE = /\[([^\]\n]{1,200})\]\((https?:\/\/[^\s()<>]+)\)|\bhttps?:\/\/[^\s<>"'`]+/gi;
 
@@ -34,7 +34,9 @@
     reset: root.querySelector('[data-testid="webchat-reset"]'),
   };
   var config = {
-    socketPath: root.dataset.socketPath || "/socket.io",
+    // Relative to the page ("socket.io" → /webhooks/webchat/socket.io), so it also resolves
+    // behind a reverse proxy that serves the chat under a path prefix.
+    socketPath: new URL(root.dataset.socketPath || "socket.io", window.location.href).pathname,
     namespace: root.dataset.namespace || "",
     userEvent: root.dataset.userEvent || "user_uttered",
     botEvent: root.dataset.botEvent || "bot_uttered",
