@@ -23,7 +23,6 @@ from typing import Any
 
 import requests
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 
@@ -35,6 +34,7 @@ from handoff.outbox import Outbox
 from handoff.rasa_client import RasaClient
 from handoff.slack_app import AgentDesk, build_slack_app
 from handoff.slack_gateway import SlackGateway
+from handoff.slack_http import slack_handler
 from handoff.tickets import TicketStore
 from handoff.workers import ShopperWorker, SlackWorker, SlaWatcher, run_forever
 
@@ -65,7 +65,9 @@ class BridgeHealth:
         return report
 
 
-def build_app(health: BridgeHealth, slack: AsyncApp | None = None) -> web.Application:
+def build_app(
+    health: BridgeHealth, slack: AsyncApp | None = None, signing_secret: str = ""
+) -> web.Application:
     async def health_handler(_request: web.Request) -> web.Response:
         report = await asyncio.to_thread(health.check)
         status = 200 if report["database"] == "ok" else 503
@@ -74,12 +76,8 @@ def build_app(health: BridgeHealth, slack: AsyncApp | None = None) -> web.Applic
     app = web.Application()
     app.router.add_get("/health", health_handler)
     if slack is not None:
-
-        async def slack_handler(request: web.Request) -> web.Response:
-            response = await slack.async_dispatch(await to_bolt_request(request))
-            return await to_aiohttp_response(response)
-
-        app.router.add_post("/slack/events", slack_handler)
+        # Signature first (401), then the body's shape (400), then bolt (handoff/slack_http.py).
+        app.router.add_post("/slack/events", slack_handler(slack, signing_secret))
     return app
 
 
@@ -136,7 +134,11 @@ class Bridge:
         return SqlBrokerSource(config.events_db_path, Cursors(self.database), self.relay)
 
     def application(self) -> web.Application:
-        app = build_app(BridgeHealth(self.database, self.settings.rasa_url), self.slack_app)
+        app = build_app(
+            BridgeHealth(self.database, self.settings.rasa_url),
+            self.slack_app,
+            self.settings.handoff.slack_signing_secret,
+        )
         app.cleanup_ctx.append(self._background)
         return app
 
