@@ -90,7 +90,12 @@ def test_full_loop_on_the_web_chat(
     webchat.wait_for(lambda t: "Maya from the" in t and "joined" in t)
     webchat.wait_for(lambda t: t == "Hi Ava! I've asked UPS to prioritise it.\n— Maya")
     agent_says(rasa_stack, channel, ts, "// she sounds stressed, keep it short")
-    fake_slack.wait_for("reactions.add", lambda c: c.args.get("name") == "white_check_mark")
+    # The web chat cannot confirm delivery: the reply is marked sent, never ✅.
+    reply_ts = event["event"]["ts"]
+    fake_slack.wait_for(
+        "reactions.add",
+        lambda c: c.args.get("timestamp") == reply_ts and c.args.get("name") == "outbox_tray",
+    )
 
     # Resolve (double-clicked): the bot comes back once and asks for a rating.
     click(rasa_stack, RESOLVE, ticket.id, channel, ts)
@@ -109,6 +114,7 @@ def test_full_loop_on_the_web_chat(
     assert sum("I've asked UPS" in t for t in texts) == 1  # the retried event did nothing
     assert sum("marked your case as resolved" in t for t in texts) == 1  # nor the double click
     assert not any("stressed" in t for t in texts)  # notes stay internal
+    assert "white_check_mark" not in fake_slack.reactions(channel, reply_ts)
     tracker = rasa_stack.tracker(webchat.session_id)
     bot_texts = [e.get("text") for e in tracker["events"] if e["event"] == "bot"]
     assert "Hi Ava! I've asked UPS to prioritise it.\n— Maya" in bot_texts  # transcript whole
@@ -262,7 +268,8 @@ def test_an_agent_in_the_terminal_reaches_the_web_chat_shopper(
     assert f"#{ticket.id}" in relaydesk("list")
     relaydesk("claim", str(ticket.id))
     webchat.wait_for(lambda t: t.startswith("Kim from the") and "joined" in t)
-    assert "Delivered to the shopper." in relaydesk("reply", str(ticket.id), "Hello from Kim!")
+    said = relaydesk("reply", str(ticket.id), "Hello from Kim!")
+    assert "Sent to the web chat, which reports no deliveries" in said
     webchat.wait_for(lambda t: t == "Hello from Kim!\n— Kim")
     relaydesk("resolve", str(ticket.id))
     webchat.wait_for(lambda t: "Kim has marked your case as resolved" in t)
