@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -344,3 +345,41 @@ def test_web_chat_replies_are_sent_never_delivered(
                for line in shown_for(database)(ticket_id))  # fmt: skip
     # Final: nothing is followed any more, so the idle bridge has nothing to look at.
     assert Outbox(database).next_follow_up() is None
+
+
+def test_an_idle_follower_asks_the_database_nothing(database: Database) -> None:
+    """No busy polling: with nothing on its way the follower knows it has nothing to do."""
+    from sqlalchemy import event
+
+    from handoff.receipts import ReplySends
+    from handoff.workers import ReplyFollower
+
+    tickets = TicketStore(database, slack_enabled=False)
+    now = {"at": datetime.now(UTC)}
+    outbox = Outbox(database, clock=lambda: now["at"])
+    follower = ReplyFollower(outbox, tickets, ReplySends(database), clock=lambda: now["at"])
+    statements: list[str] = []
+    event.listen(database.engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))  # fmt: skip
+
+    follower.run_due()  # the first round looks (a restart resumes what was followed)
+    assert statements
+    statements.clear()
+    for _ in range(1000):
+        now["at"] += timedelta(seconds=0.25)
+        assert follower.run_due() == 0
+    assert statements == []
+
+    # A reply handed over is looked at at once; once final, the quiet returns.
+    ticket = open_ticket(tickets, "webchat-idle")
+    outcome = tickets.reply(ticket.id, Agent("cli:kim", "Kim Lee"), "hi", via="cli")
+    assert outcome.shopper_delivery_id is not None
+    outbox.delivered(outcome.shopper_delivery_id)
+    outbox.follow(outcome.shopper_delivery_id)
+    follower.expect()
+    assert follower.run_due() == 1
+    statements.clear()
+    for _ in range(100):
+        now["at"] += timedelta(seconds=0.25)
+        follower.run_due()
+    assert statements == []
