@@ -21,11 +21,15 @@ from enum import StrEnum
 PROVIDER_CHANNELS = frozenset({"whatsapp", "messenger", "telegram"})
 #: Channels whose provider reports delivered / read (Twilio status callbacks).
 RECEIPT_CHANNELS = frozenset({"whatsapp"})
+#: Channels that answer only within the shopper's own request (Rasa's REST channel, the JSON
+#: API): a message pushed later is recorded in the conversation but reaches nobody by itself.
+NO_PUSH_CHANNELS = frozenset({"rest", "jsonapi"})
 #: How long a provider channel may take to record its send before we stop expecting one.
 NO_RECORD_AFTER_SECONDS = 120.0
 
 CHANNEL_NAMES = {"webchat": "the web chat", "whatsapp": "WhatsApp", "messenger": "Messenger",
-                 "telegram": "Telegram", "rest": "the REST channel"}  # fmt: skip
+                 "telegram": "Telegram", "rest": "the REST channel",
+                 "jsonapi": "the JSON API"}  # fmt: skip
 
 # Twilio's delivery progression (channels/core/store.py keeps the same order).
 _DELIVERED = frozenset({"delivered", "received"})
@@ -246,6 +250,13 @@ def presentation(status: ReplyStatus) -> Presentation:
             return Presentation(
                 ("outbox_tray",), f"Sent to {where}; waiting for its delivery report.",
                 None, False, False, False,
+            )  # fmt: skip
+        if status.channel in NO_PUSH_CHANNELS:
+            return Presentation(
+                ("outbox_tray",),
+                f"Recorded in the conversation, but {where} cannot push messages: the shopper "
+                "sees it only if their client fetches the conversation.",
+                None, True, False, False,
             )  # fmt: skip
         return Presentation(
             ("outbox_tray",),

@@ -133,6 +133,8 @@ WA = "whatsapp"
         (ReplyStatus(S.SENT, "webchat"), ("outbox_tray",), True, False,
          "Sent to the web chat, which reports no deliveries"),
         (ReplyStatus(S.SENT, "telegram"), ("outbox_tray",), True, False, "Sent to Telegram"),
+        (ReplyStatus(S.SENT, "jsonapi"), ("outbox_tray",), True, False,
+         "the JSON API cannot push messages"),
         (ReplyStatus(S.DELIVERED, WA), ("white_check_mark",), False, False, "Delivered"),
         (ReplyStatus(S.READ, WA), ("white_check_mark", "eyes"), True, False, "Read"),
         (ReplyStatus(S.WITHHELD, WA, NO_TEMPLATE), ("no_entry_sign",), True, True,
