@@ -50,6 +50,11 @@ def _row(ticket: TicketView) -> str:
     )
 
 
+def _way_forward(shown: Presentation, ticket_id: int) -> str:
+    retry = f" (from here: relaydesk agent retry {ticket_id})" if shown.retry else ""
+    return f"{shown.way_forward}{retry}"
+
+
 class AgentConsole:
     def __init__(
         self,
@@ -107,8 +112,7 @@ class AgentConsole:
                 shown = self._state(replies[message.id], ticket)
                 self.say(f"{'':>17}[{shown.wording}]")
                 if shown.way_forward:
-                    retry = f" `relaydesk agent retry {ticket_id}`." if shown.retry else ""
-                    self.say(f"{'':>17} -> {shown.way_forward}{retry}")
+                    self.say(f"{'':>17} -> {_way_forward(shown, ticket_id)}")
         return 0
 
     def _status(self, record: ReplyRecord, ticket: TicketView) -> ReplyStatus:
@@ -194,8 +198,7 @@ class AgentConsole:
             time.sleep(0.1)
         self.say(shown.wording)
         if shown.way_forward:
-            retry = f" `relaydesk agent retry {ticket_id}`." if shown.retry else ""
-            self.say(f"-> {shown.way_forward}{retry}")
+            self.say(f"-> {_way_forward(shown, ticket_id)}")
         return 1 if shown.problem else 0
 
 
