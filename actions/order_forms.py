@@ -1,8 +1,13 @@
 """The verification step every order flow starts with, as a form-validation base class.
 
-Each flow's form requires `order_number` and `contact` first; once the shopper has proven the
+Each flow's form requires `order_number` and `contact` first (after a typed phone number, the
+`contact` question is asked again, for the shipping postcode); once the shopper has proven the
 order is theirs, `flow_slots` says what else the flow needs for *this* order (nothing, when the
 order is not eligible: the form ends and the submit action explains why).
+
+When verification locks (too many failed attempts in the conversation, or a limit per order,
+source or contact across conversations), the form says so in words that reveal nothing about
+the attempt and hands the conversation to a person (reason `verification_locked`).
 """
 
 from __future__ import annotations
@@ -11,24 +16,31 @@ import logging
 from abc import abstractmethod
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.handoff import DECISION_SLOT, HANDOFF_ACTION
 from actions.services import UsesServices
-from actions.verification import VERIFIED_ORDERS_SLOT, OrderVerifier
-from bot.domain.contacts import parse_contact
+from actions.verification import LOCKED_SLOT, VERIFIED_ORDERS_SLOT, OrderVerifier
+from bot.domain.contacts import Contact, ContactKind, parse_contact, parse_postcode
+from bot.domain.escalation import EscalationDecision, Reason
 from bot.domain.order_numbers import normalise_order_number
-from bot.domain.verification import VerificationOutcome
+from bot.domain.verification import Detail, Proof, VerificationOutcome, missing_detail
 from bot.store.views import OrderView
 
 logger = logging.getLogger(__name__)
 
 ORDER_NUMBER_SLOT = "order_number"
 CONTACT_SLOT = "contact"
+#: A typed phone number waiting for its second detail, the shipping postcode.
+PHONE_SLOT = "verification_phone"
 ALREADY_VERIFIED = "verified earlier in this conversation"
 VERIFICATION_SLOTS = [ORDER_NUMBER_SLOT, CONTACT_SLOT]
+#: Everything a failed or refused attempt clears, so the next attempt starts from the number.
+_CLEARED = {ORDER_NUMBER_SLOT: None, CONTACT_SLOT: None, PHONE_SLOT: None}
 
 
 def verified_order_number(tracker: Tracker) -> str | None:
@@ -36,6 +48,42 @@ def verified_order_number(tracker: Tracker) -> str | None:
     number = tracker.get_slot(ORDER_NUMBER_SLOT)
     verified = tracker.get_slot(VERIFIED_ORDERS_SLOT) or []
     return number if number and number in verified else None
+
+
+def pending_phone(tracker: Tracker) -> Contact | None:
+    """A typed phone number waiting for its second detail (the shipping postcode)."""
+    value = tracker.get_slot(PHONE_SLOT)
+    contact = parse_contact(str(value)) if value else None
+    return contact if contact is not None and contact.kind is ContactKind.PHONE else None
+
+
+class ActionAskContact(Action):
+    """The form's `contact` question: the e-mail or phone, or the postcode after a phone."""
+
+    def name(self) -> str:
+        return "action_ask_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        number = tracker.get_slot(ORDER_NUMBER_SLOT)
+        if pending_phone(tracker) is not None:
+            dispatcher.utter_message(response="utter_ask_postcode_for_phone", order_number=number)
+        else:
+            dispatcher.utter_message(response="utter_ask_contact", order_number=number)
+        return []
+
+
+def locked(dispatcher: CollectingDispatcher, **slots: Any) -> dict[str, Any]:
+    """Stop asking and hand over to a person. One message for every lock: it must not tell an
+    unknown order from a wrong contact, nor a near miss from a wild guess."""
+    dispatcher.utter_message(response="utter_verification_locked_handoff")
+    return {
+        **_CLEARED,
+        **slots,
+        LOCKED_SLOT: True,
+        DECISION_SLOT: EscalationDecision.requested(Reason.VERIFICATION_LOCKED).to_json(),
+    }
 
 
 class VerifiedOrderForm(UsesServices, FormValidationAction):
@@ -52,6 +100,18 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
     def flow_slots(self, tracker: Tracker, order: OrderView) -> list[str]:
         return []
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        # A lock asked for a person (`locked`): the handoff runs right after the form ends.
+        if any(
+            e.get("event") == "slot" and e.get("name") == DECISION_SLOT and e.get("value")
+            for e in events
+        ):
+            events.append(FollowupAction(HANDOFF_ACTION))
+        return events
+
     async def required_slots(
         self,
         domain_slots: list[str],
@@ -60,7 +120,7 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         if OrderVerifier(self.services).is_locked(tracker):
-            return []  # the submit action says so and offers a person
+            return []  # a person helps from here (`locked`)
         number = verified_order_number(tracker)
         if number is None:
             return list(VERIFICATION_SLOTS)
@@ -84,20 +144,27 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
         if number is None:
             dispatcher.utter_message(response="utter_invalid_order_number")
             return {ORDER_NUMBER_SLOT: None}
+        verifier = OrderVerifier(self.services)
         try:
             order = self.services.store.find_order(number)
+            if order is not None and verifier.already_verified(tracker, order):
+                return {
+                    ORDER_NUMBER_SLOT: number,
+                    CONTACT_SLOT: ALREADY_VERIFIED,
+                    PHONE_SLOT: None,
+                    **OrderVerifier.verified_slots(tracker, order),
+                }
+            # Locked orders (or sources) are not asked for a contact they could not use.
+            lock = verifier.store_lock(tracker, number)
         except SQLAlchemyError:
             logger.exception("order lookup failed")
             dispatcher.utter_message(response="utter_order_lookup_unavailable")
             return {ORDER_NUMBER_SLOT: None}
-        if order is not None and OrderVerifier(self.services).already_verified(tracker, order):
-            return {
-                ORDER_NUMBER_SLOT: number,
-                CONTACT_SLOT: ALREADY_VERIFIED,
-                **OrderVerifier.verified_slots(tracker, order),
-            }
+        if lock is not None:
+            logger.info("verification refused before a contact: %s limit holds", lock.scope)
+            return locked(dispatcher)
         # A new order number needs its own proof, even if a contact was given for another.
-        return {ORDER_NUMBER_SLOT: number, CONTACT_SLOT: None}
+        return {ORDER_NUMBER_SLOT: number, CONTACT_SLOT: None, PHONE_SLOT: None}
 
     def validate_contact(
         self,
@@ -109,14 +176,39 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
         if slot_value == ALREADY_VERIFIED:
             return {CONTACT_SLOT: slot_value}
         number = tracker.get_slot(ORDER_NUMBER_SLOT)
-        contact = parse_contact(str(slot_value) if slot_value else None)
+        text = str(slot_value) if slot_value else None
+        contact, phone = parse_contact(text), pending_phone(tracker)
+        if contact is None and phone is not None and number:
+            # The answer to "and the postcode?" after a typed phone number.
+            postcode = parse_postcode(text)
+            if postcode is None:
+                dispatcher.utter_message(response="utter_invalid_postcode")
+                return {CONTACT_SLOT: None}
+            return self._check(dispatcher, tracker, number, Proof(phone, postcode))
         if contact is None or not number:
             dispatcher.utter_message(response="utter_invalid_contact")
-            return {CONTACT_SLOT: None}
-        result = OrderVerifier(self.services).verify(tracker, number, contact)
+            return {CONTACT_SLOT: None, PHONE_SLOT: None}
+        if missing_detail(Proof(contact)) is Detail.POSTCODE:
+            # Nothing is checked yet: the form asks for the postcode (`ActionAskContact`), so
+            # no answer ever says whether the phone alone was right.
+            return {CONTACT_SLOT: None, PHONE_SLOT: contact.value}
+        return self._check(dispatcher, tracker, number, Proof(contact))
+
+    def _check(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, number: str, proof: Proof
+    ) -> dict[str, Any]:
+        try:
+            result = OrderVerifier(self.services).verify(
+                tracker, number, proof.contact, proof.postcode
+            )
+        except SQLAlchemyError:
+            logger.exception("order verification failed")
+            dispatcher.utter_message(response="utter_order_lookup_unavailable")
+            return dict(_CLEARED)
         if result.outcome is VerificationOutcome.VERIFIED:
-            return {CONTACT_SLOT: contact.masked, **result.slots}
-        if result.outcome is VerificationOutcome.NOT_MATCHED:
-            dispatcher.utter_message(response="utter_verification_failed", order_number=number)
+            return {CONTACT_SLOT: proof.contact.masked, PHONE_SLOT: None, **result.slots}
+        if result.outcome is VerificationOutcome.LOCKED:
+            return locked(dispatcher, **result.slots)
+        dispatcher.utter_message(response="utter_verification_failed", order_number=number)
         # Ask for both again: the mistake may be in either, and we must not say which.
-        return {ORDER_NUMBER_SLOT: None, CONTACT_SLOT: None, **result.slots}
+        return {**_CLEARED, **result.slots}

@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.store.database import Database
 from bot.store.order_commands import OrderCommands
 from bot.store.repository import StoreRepository
+from bot.store.verification_attempts import VerificationAttemptStore
 
 
 def _utc_now() -> datetime:
@@ -35,6 +36,8 @@ class Services:
     verification: VerificationPolicy
     policy: StorePolicy | None = None
     commands: OrderCommands | None = None
+    #: Counts verification attempts across conversations (None: per-conversation limit only).
+    attempts: VerificationAttemptStore | None = None
     describer: OrderStatusDescriber = field(default_factory=OrderStatusDescriber)
     now: Callable[[], datetime] = _utc_now
 
@@ -92,6 +95,7 @@ def default_services() -> Services:
         verification=VerificationPolicy(max_attempts=settings.max_verification_attempts),
         policy=StorePolicy.load(settings.policy_file),
         commands=OrderCommands(database),
+        attempts=VerificationAttemptStore(database),
     )
 
 

@@ -62,6 +62,49 @@ def phones_match(given: str, on_file: str | None) -> bool:
     return len(a) >= 10 and b.endswith(a[-10:])
 
 
+# "my zip is 94110", "postcode: SW1A 1AA", "it's 94110-1234"
+_POSTCODE_LEAD_IN = re.compile(
+    r"^\W*(?:(?:it'?s|it is|my|the|our)\s+)*"
+    r"(?:(?:zip|postal|post)\s*(?:code)?|postcode|zip)?\s*(?:is|:|=)?\s*",
+    re.IGNORECASE,
+)
+_US_ZIP = re.compile(r"(?<![\w-])(\d{5})(?:[\s-]?(\d{4}))?(?![\w-])")
+
+
+def parse_postcode(text: str | None) -> str | None:
+    """A postal code in free text, normalised (upper case, no spaces or dashes), or None.
+
+    A US ZIP (optionally ZIP+4) anywhere in the text is taken; otherwise the whole answer, after
+    a lead-in like "my postcode is", must look like a postcode: 3-10 letters and digits with at
+    least one digit (SW1A 1AA, 1012 AB, K1A 0B1, D02 X285).
+    """
+    if not text:
+        return None
+    zip_code = _US_ZIP.search(text)
+    if zip_code:
+        return zip_code.group(1) + (zip_code.group(2) or "")
+    candidate = _POSTCODE_LEAD_IN.sub("", text.strip()).strip().rstrip(".!")
+    compact = re.sub(r"[\s-]", "", candidate).upper()
+    if 3 <= len(compact) <= 10 and compact.isalnum() and any(c.isdigit() for c in compact):
+        return compact
+    return None
+
+
+def postcodes_match(given: str, on_file: str | None) -> bool:
+    """Compare a typed postcode with the order's: case, spaces and dashes do not matter, and a
+    5-digit US ZIP matches its ZIP+4 (and the other way round); a different code never does."""
+    if not on_file:
+        return False
+    a, b = (re.sub(r"[\s-]", "", code).upper() for code in (given, on_file))
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if a.isdigit() and b.isdigit() and sorted((len(a), len(b))) == [5, 9]:
+        return a[:5] == b[:5]
+    return False
+
+
 def mask_email(email: str) -> str:
     """j***@example.com: enough for the shopper to recognise, useless to anyone else."""
     local, _, domain = email.partition("@")

@@ -35,6 +35,8 @@ class Reason(StrEnum):
     LOST_PARCEL = "lost_parcel"
     ITEM_PROBLEM = "damaged_defective_or_wrong_item"
     COMPLAINT = "complaint"
+    #: Only a flow asks for it (EscalationDecision.requested): order verification hit a limit.
+    VERIFICATION_LOCKED = "verification_locked"
     OUTSIDE_POLICY = "outside_policy"
     NEGATIVE_SENTIMENT = "negative_sentiment"
     CUSTOMER_REQUEST = "customer_request"
@@ -53,6 +55,7 @@ REASON_LABELS: dict[Reason, str] = {
     Reason.LOST_PARCEL: "Lost parcel",
     Reason.ITEM_PROBLEM: "Damaged, defective or wrong item",
     Reason.COMPLAINT: "Complaint",
+    Reason.VERIFICATION_LOCKED: "Order verification locked (too many failed attempts)",
     Reason.OUTSIDE_POLICY: "Return or refund outside policy",
     Reason.NEGATIVE_SENTIMENT: "Strongly negative sentiment",
     Reason.CUSTOMER_REQUEST: "Shopper asked for a person",
@@ -86,6 +89,7 @@ PRIORITY_OF: dict[Reason, Priority] = {
     Reason.LOST_PARCEL: Priority.P2,
     Reason.ITEM_PROBLEM: Priority.P2,
     Reason.COMPLAINT: Priority.P2,
+    Reason.VERIFICATION_LOCKED: Priority.P2,
     Reason.OUTSIDE_POLICY: Priority.P3,
     Reason.NEGATIVE_SENTIMENT: Priority.P3,
     Reason.CUSTOMER_REQUEST: Priority.P3,
@@ -142,7 +146,10 @@ _TEXT_TRIGGERS: dict[Cue, Reason] = {
 }
 #: Reasons that mean something went wrong (as opposed to "please get me a person").
 PROBLEM_REASONS = frozenset(set(PRIORITY_OF) - {Reason.CUSTOMER_REQUEST, Reason.LOW_CONFIDENCE,
-                                                Reason.VIP_CUSTOMER})  # fmt: skip
+                                                Reason.VIP_CUSTOMER,
+                                                Reason.VERIFICATION_LOCKED})  # fmt: skip
+#: Reasons no signal triggers: only a flow asks for them (`EscalationDecision.requested`).
+REQUESTED_ONLY = frozenset({Reason.VERIFICATION_LOCKED})
 
 
 @dataclass(frozen=True)

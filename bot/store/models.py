@@ -294,3 +294,8 @@ class Refund(Base):
 
     order: Mapped[Order] = relationship("Order", back_populates="refunds")
     return_request: Mapped[ReturnRequest | None] = relationship("ReturnRequest")
+
+
+# Tables other modules define on this `Base`, imported here so `Base.metadata` always has them
+# (the schema tests and Alembic compare against it). At the end: they import `Base` from here.
+import bot.store.verification_models  # noqa: E402, F401  (migration 0004_verification_attempts)

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.domain.escalation import (
+    REQUESTED_ONLY,
     CustomerSignals,
     EscalationDecision,
     EscalationPolicy,
@@ -180,7 +181,22 @@ def test_decision(
 
 def test_every_reason_code_is_covered_by_a_case() -> None:
     covered = {reason for case in CASES for reason in case[2]}
-    assert covered == set(Reason)
+    assert covered == set(Reason) - REQUESTED_ONLY
+
+
+@pytest.mark.parametrize("reason", sorted(REQUESTED_ONLY))
+def test_reasons_only_flows_request(reason: Reason) -> None:
+    # Not triggered by anything the shopper says; a flow asks (verification_locked: the order
+    # verification limits held, actions/order_forms.py). It keeps the conversation's topic.
+    assert reason not in EscalationPolicy().decide(signals("sure", "affirm")).reasons
+    decision = EscalationPolicy().escalate_for(
+        EscalationDecision.requested(reason).reasons,
+        signals("ava@example.com", "inform", answers_form=True,
+                earlier_turns=(Turn("track_order", 0.99),)),
+    )  # fmt: skip
+    assert decision.reasons == (reason,)
+    assert decision.priority is Priority.P2
+    assert decision.route is Route.SHIPPING
 
 
 @pytest.mark.parametrize(
