@@ -90,6 +90,8 @@ def test_full_loop_on_the_web_chat(
     webchat.wait_for(lambda t: "Maya from the" in t and "joined" in t)
     webchat.wait_for(lambda t: t == "Hi Ava! I've asked UPS to prioritise it.\n— Maya")
     agent_says(rasa_stack, channel, ts, "// she sounds stressed, keep it short")
+    agent_says(rasa_stack, channel, ts, "note: VIP, be generous with the voucher")  # a typo
+    fake_slack.wait_for("chat.postEphemeral", lambda c: "be generous" in str(c.args))
     # The web chat cannot confirm delivery: the reply is marked sent, never ✅.
     reply_ts = event["event"]["ts"]
     fake_slack.wait_for(
@@ -113,7 +115,7 @@ def test_full_loop_on_the_web_chat(
     texts = webchat.texts()
     assert sum("I've asked UPS" in t for t in texts) == 1  # the retried event did nothing
     assert sum("marked your case as resolved" in t for t in texts) == 1  # nor the double click
-    assert not any("stressed" in t for t in texts)  # notes stay internal
+    assert not any("stressed" in t or "generous" in t for t in texts)  # notes stay internal
     assert "white_check_mark" not in fake_slack.reactions(channel, reply_ts)
     tracker = rasa_stack.tracker(webchat.session_id)
     bot_texts = [e.get("text") for e in tracker["events"] if e["event"] == "bot"]
