@@ -181,10 +181,17 @@ class SlackWorker(OutboxWorker):
     async def _react(self, payload: dict[str, Any]) -> None:
         """Make the message's reactions say the new state: drop the old, add the new."""
         channel, ts = payload["channel"], payload["ts"]
-        for name in payload.get("remove") or ():
-            await _unreact(self.gateway.client, channel, ts, name)
-        for name in payload.get("add") or ([payload["name"]] if payload.get("name") else []):
-            await self.gateway.react(channel, ts, name)
+        try:
+            for name in payload.get("remove") or ():
+                await _unreact(self.gateway.client, channel, ts, name)
+            for name in payload.get("add") or ([payload["name"]] if payload.get("name") else []):
+                await self.gateway.react(channel, ts, name)
+        except SlackFailure as failure:
+            if failure.error != "message_not_found":
+                raise
+            # The agent deleted their message: nothing left to mark, and retrying would hold
+            # back the ticket's later Slack messages.
+            logger.info("reaction on a deleted message %s skipped", ts)
 
     async def run_once(self) -> int:
         delivered = await super().run_once()
