@@ -5,7 +5,8 @@
 then open http://127.0.0.1:5080/webhooks/webchat/. A scripted responder answers with every
 message type the page renders (text, links, line breaks, quick replies, images), so UI work
 needs no trained model. Tests use :class:`WebChatServer` to run it in a background thread with
-their own responder.
+their own responder (over https if given a certificate), and :class:`AppServer` for any other
+Sanic app.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import itertools
 import socket
 import threading
 from collections.abc import Awaitable, Callable
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Self
 
@@ -58,8 +60,9 @@ def build_app(responder: Responder, channel: WebChatInput | None = None) -> Sani
 class AppServer:
     """Runs a Sanic app on a free local port in a daemon thread (a context manager)."""
 
-    def __init__(self, app: Sanic) -> None:
+    def __init__(self, app: Sanic, ssl: SSLContext | None = None) -> None:
         self.app = app
+        self.ssl = ssl
         # Sanic rewrites Sanic.handle_request (its "touchup") when an app starts; a second app in
         # the same process then fails on the already-rewritten method. test_mode (class-wide,
         # Sanic forbids instance attributes) makes it keep the original, as its test client does.
@@ -75,7 +78,7 @@ class AppServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl else 'http'}://127.0.0.1:{self.port}"
 
     def _serve(self) -> None:
         loop = self._loop
@@ -83,7 +86,7 @@ class AppServer:
         try:
             server = loop.run_until_complete(
                 self.app.create_server(
-                    sock=self._sock, return_asyncio_server=True, access_log=False
+                    sock=self._sock, return_asyncio_server=True, access_log=False, ssl=self.ssl
                 )
             )
             assert server is not None
@@ -120,8 +123,13 @@ class AppServer:
 class WebChatServer(AppServer):
     """Runs :func:`build_app` on a free local port in a daemon thread (a context manager)."""
 
-    def __init__(self, responder: Responder, channel: WebChatInput | None = None) -> None:
-        super().__init__(build_app(responder, channel))
+    def __init__(
+        self,
+        responder: Responder,
+        channel: WebChatInput | None = None,
+        ssl: SSLContext | None = None,
+    ) -> None:
+        super().__init__(build_app(responder, channel), ssl)
 
     @property
     def webchat_url(self) -> str:

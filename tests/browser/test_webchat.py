@@ -11,14 +11,20 @@ Two groups of tests:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
+import ssl
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from rasa.core.channels.channel import UserMessage
 
+from channels.webchat import WebChatInput
 from channels.webchat.devserver import WebChatServer
 
 pytestmark = pytest.mark.browser
@@ -348,3 +354,168 @@ def test_a_missing_socketio_client_is_reported(scripted_server: WebChatServer, p
     status = phone.get_by_test_id("webchat-status")
     expect(status).to_contain_text("could not load")
     expect(status).to_be_visible()
+
+
+# ------------------------------------------- framing (WEBCHAT_EMBED_ORIGINS) and paths
+
+
+def _self_signed(directory: Path) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate for 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+class ShopSite:
+    """Another origin, https://127.0.0.1:<port>, whose page shows `chat_url` in an iframe."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.chat_url = "about:blank"
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                page = (
+                    "<!doctype html><title>Shop</title><h1>Shop</h1>"
+                    f'<iframe id="chat" src="{site.chat_url}" width="400" height="600"></iframe>'
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.origin = f"https://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    return _self_signed(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def shop_sites(tls: ssl.SSLContext) -> Iterator[tuple[ShopSite, ShopSite]]:
+    sites = ShopSite(tls), ShopSite(tls)
+    yield sites
+    for site in sites:
+        site.close()
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    # The test servers' certificate is self-signed.
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1000, "height": 800})
+    context.set_default_timeout(REPLY_TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+async def echo_responder(message: UserMessage) -> None:
+    await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+
+
+def shows_the_chat(page: Page, site: ShopSite, chat_url: str) -> bool:
+    """Opens the shop's page; whether the chat shows and works inside its frame. A refusal
+    must be the browser's, for frame-ancestors (not a chat that merely failed to load)."""
+    refusals: list[str] = []
+    page.on("console", lambda message: refusals.append(message.text))
+    site.chat_url = chat_url
+    page.goto(site.origin + "/")
+    chat = page.frame_locator("#chat")
+    try:
+        expect(chat.get_by_test_id("webchat-status")).to_have_attribute(
+            "data-state", "online", timeout=5_000
+        )
+    except AssertionError:
+        assert any("frame-ancestors" in text for text in refusals), refusals
+        return False
+    chat.get_by_test_id("webchat-input").fill("hello from the shop")
+    chat.get_by_test_id("webchat-send").click()
+    expect(chat.locator(BOT).last).to_contain_text("echo: hello from the shop")
+    return True
+
+
+def test_only_listed_shop_sites_can_frame_the_chat(
+    tls: ssl.SSLContext, shop_sites: tuple[ShopSite, ShopSite], desktop: Page
+) -> None:
+    listed, unlisted = shop_sites
+    channel = WebChatInput(session_persistence=True, embed_origins=[listed.origin])
+    with WebChatServer(echo_responder, channel, ssl=tls) as server:
+        assert shows_the_chat(desktop, listed, server.webchat_url)
+        assert not shows_the_chat(desktop, unlisted, server.webchat_url)
+        # Opened directly, the chat works as ever.
+        open_chat(desktop, server.webchat_url)
+
+
+def test_no_site_can_frame_the_chat_by_default(
+    tls: ssl.SSLContext, shop_sites: tuple[ShopSite, ShopSite], desktop: Page
+) -> None:
+    site, _ = shop_sites
+    with WebChatServer(echo_responder, ssl=tls) as server:
+        assert not shows_the_chat(desktop, site, server.webchat_url)
+
+
+def test_the_socket_follows_a_proxy_path_prefix(
+    scripted_server: WebChatServer, phone: Page
+) -> None:
+    # A proxy serving the chat at /support/webhooks/webchat/ (PUBLIC_URL with a path prefix):
+    # the page must reach its socket under the same prefix, relative to itself.
+    prefix = "/support"
+    socket_paths: list[str] = []
+
+    def strip_prefix(route: Route) -> None:
+        url = route.request.url.replace(f"{scripted_server.base_url}{prefix}", "", 1)
+        if "/socket.io/" in url:
+            socket_paths.append(route.request.url)
+        response = route.fetch(url=scripted_server.base_url + url)
+        route.fulfill(response=response)
+
+    phone.route(f"{scripted_server.base_url}{prefix}/**", strip_prefix)
+    open_chat(phone, f"{scripted_server.base_url}{prefix}/webhooks/webchat/")
+    assert socket_paths
+    assert all(
+        path.startswith(f"{scripted_server.base_url}{prefix}/webhooks/webchat/socket.io/")
+        for path in socket_paths
+    )
