@@ -123,6 +123,7 @@ def production_stack(
         action_port=free_port(),
         bridge_port=free_port(),
         rasa_token=uuid.uuid4().hex,
+        json_api_secret=uuid.uuid4().hex,
         public_url=f"http://127.0.0.1:{rasa_port}",
     )
     prepare_store(settings)
@@ -156,8 +157,9 @@ def test_order_status_on_postgres_redis_and_rabbitmq(
 
     def say(message: str) -> str:
         response = requests.post(
-            f"{settings.rasa_url}/webhooks/rest/webhook",
+            f"{settings.rasa_url}/webhooks/jsonapi/webhook",
             json={"sender": sender, "message": message},
+            headers={"Authorization": f"Bearer {settings.json_api_secret}"},
             timeout=30,
         )
         response.raise_for_status()
