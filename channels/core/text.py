@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from channels.core.messages import Button
+from channels.core.messages import Button, PayloadError
 
 # A Markdown link as the web chat understands it: [label](https://...).
 MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
@@ -113,3 +113,54 @@ def match_choice(reply: str | None, buttons: Sequence[Button]) -> Button | None:
         return None
     matches = [button for button in buttons if _comparable(button.title) == wanted]
     return matches[0] if len(matches) == 1 else None
+
+
+# ---------------------------------------------------------------------- webhook values
+
+#: Longest provider id the store keeps (`channel_inbound.provider_message_id`, `external_id`).
+MAX_ID_LENGTH = 255
+
+
+def is_valid_unicode(text: str) -> bool:
+    """False for a lone UTF-16 surrogate ("\\ud800" in JSON): no UTF-8 encoder, driver or
+    PostgreSQL json column takes it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def identifier(value: object, what: str, *, limit: int = MAX_ID_LENGTH) -> str:
+    """A provider id from a webhook, as the store keys it: a non-empty string (or an integer,
+    not a bool) of at most `limit` printable characters. NUL and other control characters,
+    which PostgreSQL refuses in a VARCHAR, or lone surrogates are a `PayloadError`."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError(f"{what} is not a string or number")
+    text = str(value)
+    if not text or len(text) > limit:
+        raise PayloadError(f"{what} is empty or longer than {limit} characters")
+    if not text.isprintable() or not is_valid_unicode(text):
+        raise PayloadError(f"{what} contains control characters or invalid Unicode")
+    return text
+
+
+def optional_text(value: object, what: str) -> str | None:
+    """A free-text field: absent (None) or a string of valid Unicode, else a `PayloadError`."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{what} is not a string")
+    if not is_valid_unicode(value):
+        raise PayloadError(f"{what} is not valid Unicode (a lone surrogate)")
+    return value
+
+
+def display_name(value: str | None, limit: int = 200) -> str | None:
+    """A shopper's profile name as it may be stored and shown: control characters (NUL
+    included) and lone surrogates dropped, at most `limit` characters; None if nothing is
+    left."""
+    if not value:
+        return None
+    cleaned = "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Cs"))
+    return cleaned.strip()[:limit] or None

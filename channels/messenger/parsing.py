@@ -1,4 +1,9 @@
-"""Messenger Platform webhooks → our shapes, the signature and the handshake checks. Pure."""
+"""Messenger Platform webhooks → our shapes, the signature and the handshake checks. Pure.
+
+Every field read is checked for the type Meta sends; anything else (a wrong type, a missing
+id, nesting deeper than Python's recursion limit, text that is not valid Unicode) is a
+`PayloadError` (400), never an exception escaping to the server (500).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from channels.core.messages import Attachment, InboundMessage, ParsedWebhook, PayloadError
+from channels.core.text import identifier, optional_text
 
 CHANNEL = "messenger"
 SIGNATURE_PREFIX = "sha256="
@@ -38,9 +44,18 @@ def handshake_challenge(args: Mapping[str, str], verify_token: str) -> str | Non
 def _sender_id(event: Mapping[str, Any]) -> str:
     sender = event.get("sender")
     sender_id = sender.get("id") if isinstance(sender, Mapping) else None
-    if not isinstance(sender_id, str | int) or isinstance(sender_id, bool) or sender_id == "":
+    if sender_id is None:
         raise PayloadError("a messaging event has no sender.id")
-    return str(sender_id)
+    return identifier(sender_id, "sender.id")
+
+
+def _payload(value: Any, what: str) -> str | None:
+    """A quick reply's or postback's payload: a string (numbers are taken as text)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return optional_text(value, what)
 
 
 def _attachments(raw: Any) -> tuple[Attachment, ...]:
@@ -52,18 +67,30 @@ def _attachments(raw: Any) -> tuple[Attachment, ...]:
     for item in raw:
         if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
             raise PayloadError("an attachment has no type")
+        kind = identifier(item["type"], "attachment type", limit=32)
         payload = item.get("payload") if isinstance(item.get("payload"), Mapping) else {}
         url = payload.get("url")
+        url = optional_text(url, "attachment url") if isinstance(url, str) and url else None
         coordinates = payload.get("coordinates")
-        if item["type"] == "location" and isinstance(coordinates, Mapping):
-            url = f"geo:{coordinates.get('lat')},{coordinates.get('long')}"
-        attachments.append(Attachment(item["type"], str(url) if url else None))
+        if kind == "location" and isinstance(coordinates, Mapping):
+            lat, long = coordinates.get("lat"), coordinates.get("long")
+            if not all(_is_number(value) for value in (lat, long)):
+                raise PayloadError("location coordinates are not numbers")
+            url = f"geo:{lat},{long}"
+        attachments.append(Attachment(kind, url))
     return tuple(attachments)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _event_id(event: Mapping[str, Any]) -> str:
     """Stable id for events without a mid (older postbacks): a redelivery is byte-identical."""
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"))
+    try:
+        canonical = json.dumps(event, sort_keys=True, separators=(",", ":"))
+    except (ValueError, RecursionError) as error:
+        raise PayloadError("a postback event cannot be read") from error
     return "event-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
 
@@ -82,23 +109,24 @@ def _message(event: Mapping[str, Any], received_at: datetime) -> InboundMessage 
         return InboundMessage(
             channel=CHANNEL,
             sender_id=sender_id,
-            provider_message_id=mid,
+            provider_message_id=identifier(mid, "message.mid"),
             received_at=received_at,
-            text=text if isinstance(text, str) else None,
-            payload=str(payload) if payload else None,
+            text=optional_text(text, "message.text") if isinstance(text, str) else None,
+            payload=_payload(payload, "quick_reply.payload"),
             attachments=_attachments(message.get("attachments")),
         )
     postback = event.get("postback")
     if isinstance(postback, Mapping):
-        payload = postback.get("payload")
         mid = postback.get("mid")
+        title = postback.get("title")
+        has_mid = isinstance(mid, str) and mid
         return InboundMessage(
             channel=CHANNEL,
             sender_id=sender_id,
-            provider_message_id=mid if isinstance(mid, str) and mid else _event_id(event),
+            provider_message_id=identifier(mid, "postback.mid") if has_mid else _event_id(event),
             received_at=received_at,
-            text=str(postback.get("title") or "") or None,
-            payload=str(payload) if payload else None,
+            text=_payload(title, "postback.title"),
+            payload=_payload(postback.get("payload"), "postback.payload"),
         )
     if "message" in event or "postback" in event:
         raise PayloadError("message/postback is not an object")
@@ -109,8 +137,8 @@ def parse_webhook(body: bytes, received_at: datetime) -> ParsedWebhook:
     """Every messaging item of every entry; several may arrive batched in one POST."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PayloadError(f"body is not JSON: {error}") from error
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise PayloadError(f"body is not JSON: {str(error)[:200]}") from error
     if not isinstance(data, Mapping) or data.get("object") != "page":
         raise PayloadError('not a Page webhook (expected {"object": "page", ...})')
     entries = data.get("entry")

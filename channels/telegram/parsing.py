@@ -1,16 +1,29 @@
-"""Telegram webhook updates (parsed with python-telegram-bot's `Update`) → our shapes. Pure."""
+"""Telegram webhook updates (parsed with python-telegram-bot's `Update`) → our shapes. Pure.
+
+PTB builds its objects without checking types (a `chat` missing from a message becomes
+`message.chat is None`, a list where a string belongs stays a list), so the parts of the update
+we read are checked first, on the raw JSON: anything that is not what the Bot API sends is a
+`PayloadError` (400), never an exception escaping to the server (500).
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
+import math
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from telegram import Message, Update
 
 from channels.core.messages import Attachment, InboundMessage, ParsedWebhook, PayloadError
+from channels.core.text import display_name, identifier, optional_text
 
 CHANNEL = "telegram"
+#: Telegram's ids (update, chat, user, message) fit in a signed 64-bit integer.
+_MAX_ID = 2**63
+_MEDIA = ("document", "video", "audio", "voice", "sticker")
 
 
 def secret_valid(configured: str, header: str) -> bool:
@@ -18,6 +31,94 @@ def secret_valid(configured: str, header: str) -> bool:
     return bool(configured) and hmac.compare_digest(
         header.encode("utf-8"), configured.encode("utf-8")
     )
+
+
+# ---------------------------------------------------------------------- shape checks
+
+
+def _integer(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -_MAX_ID < value < _MAX_ID:
+        raise PayloadError(f"{what} is not a 64-bit integer")
+    return value
+
+
+def _object(value: Any, what: str, *, optional: bool = False) -> Mapping[str, Any] | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"{what} is not an object")
+    return value
+
+
+def _check_user(value: Any, what: str, *, optional: bool) -> None:
+    user = _object(value, what, optional=optional)
+    if user is None:
+        return
+    _integer(user.get("id"), f"{what}.id")
+    optional_text(user.get("first_name"), f"{what}.first_name")
+    optional_text(user.get("last_name"), f"{what}.last_name")
+
+
+def _check_file(value: Any, what: str) -> None:
+    media = _object(value, what)
+    assert media is not None
+    identifier(media.get("file_id"), f"{what}.file_id", limit=1000)
+    optional_text(media.get("mime_type"), f"{what}.mime_type")
+
+
+def _check_message(value: Any, what: str) -> None:
+    message = _object(value, what)
+    assert message is not None
+    _integer(message.get("message_id"), f"{what}.message_id")
+    chat = _object(message.get("chat"), f"{what}.chat")
+    assert chat is not None
+    _integer(chat.get("id"), f"{what}.chat.id")
+    _check_user(message.get("from"), f"{what}.from", optional=True)
+    optional_text(message.get("text"), f"{what}.text")
+    optional_text(message.get("caption"), f"{what}.caption")
+    photo = message.get("photo")
+    if photo is not None:
+        if not isinstance(photo, list) or not photo:
+            raise PayloadError(f"{what}.photo is not a non-empty list")
+        for index, size in enumerate(photo):
+            _check_file(size, f"{what}.photo[{index}]")
+    for kind in _MEDIA:
+        if message.get(kind) is not None:
+            _check_file(message[kind], f"{what}.{kind}")
+    location = _object(message.get("location"), f"{what}.location", optional=True)
+    if location is not None:
+        for axis in ("latitude", "longitude"):
+            number = location.get(axis)
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, int | float)
+                or not (math.isfinite(number))
+            ):
+                raise PayloadError(f"{what}.location.{axis} is not a number")
+
+
+def _check_update(data: Mapping[str, Any]) -> None:
+    """The parts of an update `parse_update` reads are what the Bot API sends."""
+    update_id = _integer(data.get("update_id"), "update_id")
+    if update_id < 0:
+        raise PayloadError("update_id is negative")
+    for key in ("message", "edited_message"):
+        if data.get(key) is not None:
+            _check_message(data[key], key)
+    if data.get("message") is None and data.get("edited_message") is None:
+        query = _object(data.get("callback_query"), "callback_query", optional=True)
+        if query is not None:
+            identifier(query.get("id"), "callback_query.id")
+            _check_user(query.get("from"), "callback_query.from", optional=False)
+            optional_text(query.get("data"), "callback_query.data")
+            inner = _object(query.get("message"), "callback_query.message", optional=True)
+            if inner is not None:
+                chat = _object(inner.get("chat"), "callback_query.message.chat")
+                assert chat is not None
+                _integer(chat.get("id"), "callback_query.message.chat.id")
+
+
+# ---------------------------------------------------------------------- parsing
 
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:
@@ -47,20 +148,27 @@ def _attachments(message: Message) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
-def parse_update(body: bytes, received_at: datetime) -> ParsedWebhook:
-    """A message, an edit (a correction of that message) or a button tap (callback query)."""
+def _load(body: bytes) -> Update:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PayloadError(f"body is not JSON: {error}") from error
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise PayloadError(f"body is not JSON: {str(error)[:200]}") from error
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise PayloadError("not a Telegram Update (no integer update_id)")
+    _check_update(data)
     try:
         update = Update.de_json(data, None)
-    except (TypeError, KeyError, ValueError, AttributeError) as error:
-        raise PayloadError(f"not a valid Telegram Update: {error}") from error
+    except Exception as error:  # PTB on input it does not expect: any failure means malformed
+        detail = f"{type(error).__name__}: {error}"[:200]
+        raise PayloadError(f"not a valid Telegram Update: {detail}") from error
     if update is None:
         raise PayloadError("empty Telegram Update")
+    return update
+
+
+def parse_update(body: bytes, received_at: datetime) -> ParsedWebhook:
+    """A message, an edit (a correction of that message) or a button tap (callback query)."""
+    update = _load(body)
     update_id = str(update.update_id)
 
     edited = update.edited_message is not None
@@ -77,7 +185,7 @@ def parse_update(body: bytes, received_at: datetime) -> ParsedWebhook:
                     received_at=received_at,
                     text=text,
                     attachments=_attachments(message),
-                    profile_name=user.full_name if user else None,
+                    profile_name=display_name(user.full_name) if user else None,
                     message_ref=str(message.message_id),
                     corrects=str(message.message_id) if edited else None,
                 )
@@ -96,7 +204,7 @@ def parse_update(body: bytes, received_at: datetime) -> ParsedWebhook:
                     provider_message_id=update_id,
                     received_at=received_at,
                     payload=query.data,
-                    profile_name=query.from_user.full_name,
+                    profile_name=display_name(query.from_user.full_name),
                     callback_id=query.id,
                 )
             ]

@@ -16,10 +16,13 @@ from channels.core.messages import (
     PayloadError,
     StatusReport,
 )
+from channels.core.text import display_name, identifier
 
 CHANNEL = "whatsapp"
 ADDRESS_PREFIX = "whatsapp:"
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# Twilio's message statuses are lower-case words ("queued", "delivered", "partially_delivered").
+_STATUS = re.compile(r"[a-z_-]{1,32}")
 # Twilio's own limit; more would be a forged or broken request.
 MAX_MEDIA = 10
 
@@ -67,19 +70,25 @@ def parse_webhook(params: FormParams, received_at: datetime) -> ParsedWebhook:
     sid = params.first("MessageSid") or params.first("SmsMessageSid")
     if not sid:
         raise PayloadError("MessageSid is missing")
+    sid = identifier(sid, "MessageSid")
     status = params.first("MessageStatus")
     if status:
-        report = StatusReport(sid, status.lower(), params.first("ErrorCode") or None)
-        return ParsedWebhook(statuses=[report])
+        status = status.lower()
+        if not _STATUS.fullmatch(status):
+            raise PayloadError(f"MessageStatus is not a Twilio status: {status[:40]!r}")
+        error_code = params.first("ErrorCode") or None
+        if error_code is not None:
+            error_code = identifier(error_code, "ErrorCode", limit=32)
+        return ParsedWebhook(statuses=[StatusReport(sid, status, error_code)])
 
     sender = params.first("From")
     number = sender.removeprefix(ADDRESS_PREFIX)
-    if not sender.startswith(ADDRESS_PREFIX) or not _E164.match(number):
+    if not sender.startswith(ADDRESS_PREFIX) or not _E164.fullmatch(number):
         raise PayloadError(f"From is not a WhatsApp address (whatsapp:+<E.164>): {sender!r}")
-    try:
-        media_count = int(params.first("NumMedia") or "0")
-    except ValueError as error:
-        raise PayloadError(f"NumMedia is not a number: {params.first('NumMedia')!r}") from error
+    count = params.first("NumMedia") or "0"
+    if not count.isascii() or not count.isdigit() or len(count) > 2:
+        raise PayloadError(f"NumMedia is not a number: {count[:20]!r}")
+    media_count = int(count)
     if not 0 <= media_count <= MAX_MEDIA:
         raise PayloadError(f"NumMedia out of range: {media_count}")
     attachments: list[Attachment] = []
@@ -102,6 +111,6 @@ def parse_webhook(params: FormParams, received_at: datetime) -> ParsedWebhook:
         # Set when the shopper taps a quick-reply button of a template or interactive message.
         payload=params.first("ButtonPayload") or None,
         attachments=tuple(attachments),
-        profile_name=params.first("ProfileName") or None,
+        profile_name=display_name(params.first("ProfileName")),
     )
     return ParsedWebhook(messages=[message])
