@@ -35,35 +35,125 @@ def prepare_store(settings: Settings, *, seed_demo: bool = True) -> None:
         database.dispose()
 
 
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # the same clean stop as Ctrl-C
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
     from bot.processes.stack import stack_specs, train, with_token
     from bot.processes.supervisor import ProcessFailed, Supervisor
 
-    settings = with_token(Settings.from_env())
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # until wait() installs its own
+    configured = Settings.from_env()
+    settings = with_token(configured)
     _say(f"store: {settings.database_url}")
     prepare_store(settings)
     if not args.no_train:
         _say("training the model if data or config changed (Rasa fingerprints them)")
         train(settings, echo=print)
-    supervisor = Supervisor(stack_specs(settings), log_dir=str(settings.repo_root / "var" / "logs"))
-    supervisor.start()
+    root = settings.repo_root
+    status_file = Path(args.status_file) if args.status_file else root / "var" / "status.json"
+    supervisor = Supervisor(
+        stack_specs(settings), log_dir=str(root / "var" / "logs"), status_file=status_file
+    )
     try:
+        supervisor.start()
         supervisor.wait_until_ready(progress=_say)
+        # A token made up for this run is printed (on the console only: the supervisor's
+        # log and the status file under var/ never hold it): nobody could use Rasa's API
+        # otherwise. One the operator chose in RASA_TOKEN they know, and it is not repeated.
+        token = (
+            f"{settings.rasa_token}  (made up for this run; set RASA_TOKEN to choose one)"
+            if not configured.rasa_token
+            else "from RASA_TOKEN"
+        )
         banner = (
             f"\n  relaydesk is ready.\n\n  Chat with it:   {settings.webchat_url}\n"
-            f"  Rasa API token: {settings.rasa_token}  (set RASA_TOKEN to choose your own)\n"
+            f"  Rasa API token: {token}\n"
+            f"  Status:         relaydesk status{_status_option(status_file, root)}\n"
             "  Stop with Ctrl-C.\n"
         )
         print(banner, flush=True)
-        return supervisor.wait()
+        code = supervisor.wait()
+        if code:
+            _say("a process failed for good; see var/logs/ (supervisor.log and its own log)")
+        return code
     except ProcessFailed as failure:
         _say(f"could not start: {failure}; see var/logs/")
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut stop()
         _say("stopping all processes")
         supervisor.stop()
+
+
+def _status_option(status_file: Path, root: Path) -> str:
+    default = root / "var" / "status.json"
+    return "" if status_file.resolve() == default.resolve() else f" --file {status_file}"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot.processes.status import report
+
+    settings = Settings.from_env()
+    path = Path(args.file) if args.file else settings.repo_root / "var" / "status.json"
+    if args.json:
+        print(path.read_text() if path.exists() else "{}", end="")
+        return 0
+    code, text = report(path)
+    print(text)
+    return code
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """Become one process of the stack (what the systemd units and supervisord run)."""
+    from bot.processes.stack import stack_specs
+
+    if args.env_file:
+        load_dotenv(args.env_file, override=False)
+    settings = Settings.from_env()
+    if not settings.rasa_token:
+        print(
+            "relaydesk exec: RASA_TOKEN is not set. Rasa and the bridge must share one token: "
+            "put RASA_TOKEN=<openssl rand -hex 32> in the environment file.",
+            file=sys.stderr,
+        )
+        return 2
+    specs = {spec.name: spec for spec in stack_specs(settings)}
+    spec = specs.get(args.name)
+    if spec is None:
+        print(f"relaydesk exec: no process {args.name!r} ({', '.join(specs)})", file=sys.stderr)
+        return 2
+    if spec.cwd:
+        os.chdir(spec.cwd)
+    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+    os.execve(spec.argv[0], list(spec.argv), env)
+    return 0  # not reached
+
+
+def cmd_units(args: argparse.Namespace) -> int:
+    from bot.processes.units import Install, supervisord_config, systemd_units
+
+    install = Install(root=Path(args.root), user=args.user, env_file=Path(args.env_file))
+    settings = Settings.from_env()
+    if args.supervisord:
+        files = {"relaydesk.conf": supervisord_config(install, settings)}
+    else:
+        files = systemd_units(install, settings)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text)
+            print(out / name)
+        return 0
+    for name, text in files.items():
+        print(f"# ---- {name}\n{text}")
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -175,7 +265,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start Rasa, the action server and the bridge")
     run.add_argument("--no-train", action="store_true", help="use the existing model as is")
+    run.add_argument("--status-file", help="where the supervisor writes its state as JSON "
+                     "(default: var/status.json)")  # fmt: skip
     run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser(
+        "status", help="the processes of a running `relaydesk run`: state, pid, restarts"
+    )
+    status.add_argument("--file", help="status file (default: var/status.json)")
+    status.add_argument("--json", action="store_true", help="print the file as it is")
+    status.set_defaults(func=cmd_status)
+
+    execute = sub.add_parser(
+        "exec", help="become one process of the stack (for systemd/supervisord units)"
+    )
+    execute.add_argument("name", help="actions, rasa or bridge")
+    execute.add_argument("--env-file", help="read variables from this file first (supervisord)")
+    execute.set_defaults(func=cmd_exec)
+
+    units = sub.add_parser("units", help="print systemd units or a supervisord config")
+    kind = units.add_mutually_exclusive_group()
+    kind.add_argument("--systemd", action="store_true", help="three services + a target (default)")
+    kind.add_argument("--supervisord", action="store_true", help="a supervisord include file")
+    units.add_argument("--root", default="/opt/relaydesk", help="the checkout on the server")
+    units.add_argument("--user", default="relaydesk", help="the user the services run as")
+    units.add_argument("--env-file", default="/etc/relaydesk.env", help="the environment file")
+    units.add_argument("--out", help="write the files into this directory instead")
+    units.set_defaults(func=cmd_units)
 
     train = sub.add_parser("train", help="train the model if data/config changed")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")

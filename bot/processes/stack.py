@@ -127,15 +127,19 @@ def stack_specs(settings: Settings) -> list[ProcessSpec]:
     )  # fmt: skip
     rasa = ProcessSpec(
         name="rasa",
+        # `rasa run` through bot/processes/rasa_server.py, which adds `--auth-token` from
+        # RASA_TOKEN inside the process: a command line is visible to every user in `ps`.
         argv=[
-            venv_bin("rasa"), "run",
-            "--enable-api", "--auth-token", settings.rasa_token,
+            venv_bin("python"), "-m", "bot.processes.rasa_server", "run",
+            "--enable-api",
             "--interface", settings.rasa_host, "--port", str(settings.rasa_port),
             "--credentials", str(root / "credentials.yml"),
             "--endpoints", str(settings.endpoints_file),
             "--model", str(model_path(settings)),
             "--cors", "*",
         ],
+        # The token in the URL stays inside the supervisor (it shows and stores the URL
+        # without its query string).
         health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
         env=env,
         cwd=str(root),

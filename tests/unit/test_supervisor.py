@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import time
@@ -56,16 +57,61 @@ def test_a_process_that_dies_during_start_is_reported(tmp_path: Path) -> None:
     assert "broken | boom" in output.getvalue()
 
 
-def test_wait_returns_the_exit_code_of_a_crashed_process(tmp_path: Path) -> None:
+def test_wait_returns_non_zero_when_a_process_never_becomes_ready(tmp_path: Path) -> None:
     spec = ProcessSpec(
         name="short",
         argv=[sys.executable, "-c", "import time; time.sleep(0.5); raise SystemExit(4)"],
-        health_url="http://unused",
+        health_url=f"http://127.0.0.1:{free_port()}/",
     )
-    with Supervisor([spec], output=io.StringIO()) as supervisor:
+    output = io.StringIO()
+    with Supervisor([spec], output=output) as supervisor:
         started = time.monotonic()
-        assert supervisor.wait() == 4
+        assert supervisor.wait() == 1
         assert time.monotonic() - started < 10
+    assert "relaydesk | short exited with code 4 before it was ready" in output.getvalue()
+    assert supervisor.status()["processes"][0]["last_exit_code"] == 4
+
+
+def test_status_names_every_process_and_hides_query_strings(tmp_path: Path) -> None:
+    web = http_server(free_port(), tmp_path)
+    web = ProcessSpec(**{**web.__dict__, "health_url": web.health_url + "?token=t0k3n"})
+    status_file = tmp_path / "var" / "status.json"
+    supervisor = Supervisor([web], output=io.StringIO(), status_file=status_file)
+    supervisor.start()
+    try:
+        supervisor.wait_until_ready()
+        status = json.loads(status_file.read_text())
+        assert status["supervisor"]["pid"] == os.getpid()
+        assert status["supervisor"]["state"] == "running"
+        (entry,) = status["processes"]
+        assert entry["name"] == web.name
+        assert entry["state"] == "running"
+        assert entry["pid"] == supervisor.pid(web.name)
+        assert entry["restarts"] == 0
+        assert entry["last_exit_code"] is None
+        assert "t0k3n" not in status_file.read_text()
+    finally:
+        supervisor.stop(grace=5)
+    stopped = json.loads(status_file.read_text())
+    assert stopped["supervisor"]["state"] == "stopped"
+    assert stopped["processes"][0]["state"] == "stopped"
+    assert stopped["processes"][0]["pid"] is None
+
+
+def test_an_idle_supervisor_does_not_poll(tmp_path: Path) -> None:
+    """Once everything is ready the monitor sleeps until something exits (no wake-ups)."""
+    supervisor = Supervisor([http_server(free_port(), tmp_path)], output=io.StringIO())
+    calls: list[str] = []
+    real = supervisor._health_check
+    supervisor._health_check = lambda url: calls.append(url) or real(url)  # type: ignore[method-assign]
+    supervisor.start()
+    try:
+        supervisor.wait_until_ready()
+        before = len(calls)
+        time.sleep(1.5)
+        assert len(calls) == before  # no health checks of running processes
+    finally:
+        supervisor.stop(grace=5)
 
 
 def test_warning_noise_filter_hides_warnings_and_their_source_lines() -> None:
