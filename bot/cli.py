@@ -39,6 +39,16 @@ def _stop_on_sigterm(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # the same clean stop as Ctrl-C
 
 
+def _configuration_problem(settings: Settings) -> str | None:
+    from channels.webchat.embedding import parse_embed_origins
+
+    try:
+        parse_embed_origins(settings.webchat_embed_origins)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
@@ -48,6 +58,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # until wait() installs its own
     configured = Settings.from_env()
     settings = with_token(configured)
+    problem = _configuration_problem(settings)
+    if problem:
+        # Rasa would refuse it too, but only after a minute of loading, deep in its log.
+        _say(f"cannot start: {problem}")
+        return 2
     _say(f"store: {settings.database_url}")
     prepare_store(settings)
     if not args.no_train:
