@@ -26,7 +26,9 @@ def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
     if not app_secret or not header.startswith(SIGNATURE_PREFIX):
         return False
     expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix(SIGNATURE_PREFIX).strip().lower())
+    given = header.removeprefix(SIGNATURE_PREFIX).strip().lower()
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged header).
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
 def handshake_challenge(args: Mapping[str, str], verify_token: str) -> str | None:
@@ -35,7 +37,9 @@ def handshake_challenge(args: Mapping[str, str], verify_token: str) -> str | Non
     if (
         verify_token
         and args.get("hub.mode") == "subscribe"
-        and hmac.compare_digest(token.encode("utf-8"), verify_token.encode("utf-8"))
+        and hmac.compare_digest(
+            token.encode("utf-8", "surrogateescape"), verify_token.encode("utf-8")
+        )
     ):
         return args.get("hub.challenge", "")
     return None

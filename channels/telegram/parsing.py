@@ -28,8 +28,9 @@ _MEDIA = ("document", "video", "audio", "voice", "sticker")
 
 def secret_valid(configured: str, header: str) -> bool:
     """X-Telegram-Bot-Api-Secret-Token must be the secret_token given to setWebhook."""
+    # surrogateescape: the server hands over undecodable header bytes as lone surrogates.
     return bool(configured) and hmac.compare_digest(
-        header.encode("utf-8"), configured.encode("utf-8")
+        header.encode("utf-8", "surrogateescape"), configured.encode("utf-8")
     )
 
 

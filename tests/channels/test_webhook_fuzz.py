@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
@@ -46,7 +47,7 @@ FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
 CREDENTIALS = FakeCredentials()
 #: Parser-level examples per channel and test (fast: no I/O).
-PARSER_EXAMPLES = 1000
+PARSER_EXAMPLES = 500
 #: Examples per channel through real HTTP.
 HTTP_EXAMPLES = 40
 
@@ -533,6 +534,52 @@ def test_webhooks_over_http_answer_200_or_400_never_500(
 
     check()
     assert answers[500] == 0
+
+
+SIGNATURE_HEADERS = {
+    "whatsapp": "X-Twilio-Signature",
+    "messenger": "X-Hub-Signature-256",
+    "telegram": "X-Telegram-Bot-Api-Secret-Token",
+}
+
+
+@pytest.mark.parametrize("channel", list(SIGNATURE_HEADERS))
+def test_any_forged_signature_header_is_a_403(make_harness: Any, channel: str) -> None:
+    harness = make_harness(channel)
+    delivery = harness.driver.message(harness.driver.new_sender(), "hi")
+    name = SIGNATURE_HEADERS[channel]
+    answers: Counter[int] = Counter()
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(value=st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80))
+    def check(value: str) -> None:
+        value = value.strip() or "x"  # requests refuses surrounding whitespace
+        forged = Delivery(delivery.path, delivery.body, {**delivery.headers, name: value})
+        answers[harness.post(forged).status_code] += 1
+
+    check()
+    for value in ("sha256=\u00e9" + "0" * 63, "\u00e9", "sha256="):  # non-ASCII: no TypeError
+        forged = Delivery(delivery.path, delivery.body, {**delivery.headers, name: value})
+        answers[harness.post(forged).status_code] += 1
+    assert set(answers) == {403}, answers
+
+
+ODD_HANDSHAKES = [
+    "hub.mode=subscribe&hub.verify_token=%FF%FE&hub.challenge=1",
+    "hub.mode=subscribe&hub.verify_token=%C3%A9&hub.challenge=%00",
+    "hub.mode=subscribe&hub.verify_token=fake-verify-token&hub.challenge=%ED%A0%80",
+    "hub.mode=%FF&hub.verify_token=&hub.challenge=",
+    "hub.verify_token=a&hub.verify_token=b",
+    "%%%&&&===",
+]
+
+
+def test_odd_messenger_handshakes_are_never_a_500(make_harness: Any) -> None:
+    harness = make_harness("messenger")
+    for query in ODD_HANDSHAKES:
+        answer = requests.get(f"{harness.base_url}/webhooks/messenger/webhook?{query}", timeout=5)
+        assert answer.status_code in (200, 403), query
 
 
 # ---------------------------------------------------------------------- into PostgreSQL
