@@ -1,11 +1,12 @@
 """The bridge process (`relaydesk bridge`): the human handoff between Rasa and the agents.
 
 One aiohttp server on 127.0.0.1 with
-- `/health`: store and Rasa reachability, for the run command and deployment probes;
+- `/health`: store and Rasa reachability, for the run command and deployment probes, and how
+  many broker events were skipped as unhandleable (`skipped_events`, handoff/events.py);
 - `/slack/events`: the Slack app (events and interactivity), when Slack is configured;
 and background tasks:
 - the event source: shopper messages of handed-off conversations, from Rasa's event broker,
-  logged on their ticket (handoff/events.py);
+  logged on their ticket (handoff/events.py; its reads and handling run on a worker thread);
 - the Slack worker and the shopper worker: the outbox, delivered in order with retries;
 - the SLA watcher: re-alerts for tickets nobody has claimed in time.
 
@@ -19,17 +20,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import requests
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.domain.handoff_hours import BusinessHours
 from bot.settings import Settings
 from bot.store.database import Database
-from handoff.events import Cursors, RabbitSource, ShopperRelay, SqlBrokerSource
+from handoff.events import (
+    Cursors,
+    RabbitSource,
+    ShopperRelay,
+    SkipLog,
+    SqlBrokerSource,
+    skipped_events,
+)
+from handoff.file_watch import FileWatch, ThrottledCall, sqlite_files
 from handoff.outbox import Outbox
 from handoff.rasa_client import RasaClient
 from handoff.slack_app import AgentDesk, build_slack_app
@@ -40,18 +51,25 @@ from handoff.workers import ShopperWorker, SlackWorker, SlaWatcher, run_forever
 
 logger = logging.getLogger(__name__)
 
-#: Work queued by other processes (action server, CLI) is noticed within this time.
+#: Work queued by other processes (action server, CLI) is noticed within this time: the workers
+#: look this often, or, with the store in a SQLite file, are woken by its changes (no more often
+#: than this) and look every WATCHED_IDLE_POLL_SECONDS as a safety net.
 IDLE_POLL_SECONDS = 0.25
+WATCHED_IDLE_POLL_SECONDS = 2.0
 SLA_CHECK_SECONDS = 15.0
 
 
 class BridgeHealth:
-    def __init__(self, database: Database, rasa_url: str) -> None:
+    def __init__(
+        self, database: Database, rasa_url: str, skipped: Callable[[], int] | None = None
+    ) -> None:
         self._database = database
         self._rasa_url = rasa_url
+        #: Broker events the bridge gave up on (handoff/events.py), reported when given.
+        self._skipped = skipped
 
-    def check(self) -> dict[str, str]:
-        report = {"status": "ok", "database": "ok", "rasa": "ok"}
+    def check(self) -> dict[str, Any]:
+        report: dict[str, Any] = {"status": "ok", "database": "ok", "rasa": "ok"}
         try:
             with self._database.session() as session:
                 session.execute(text("SELECT 1"))
@@ -62,6 +80,11 @@ class BridgeHealth:
         except requests.RequestException:
             # Rasa starts slower than the bridge; the bridge is still able to queue work.
             report["rasa"] = "unreachable"
+        if self._skipped is not None:
+            try:
+                report["skipped_events"] = self._skipped()
+            except Exception:  # the database error is reported above
+                report["skipped_events"] = None
         return report
 
 
@@ -100,6 +123,9 @@ class Bridge:
             else None
         )
         self.relay = ShopperRelay(self.tickets, on_relayed=self.wake_slack.set)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._store_wake = ThrottledCall(self._wake_all, IDLE_POLL_SECONDS)
         self.sla = SlaWatcher(
             self.tickets, BusinessHours.parse(config.business_hours, config.timezone), config
         )
@@ -130,40 +156,74 @@ class Bridge:
     def event_source(self) -> SqlBrokerSource | RabbitSource:
         config = self.settings.handoff
         if self.settings.profile == "production":
-            return RabbitSource(config.rabbitmq_url, config.rabbitmq_queue, self.relay)
+            skipped = SkipLog(Cursors(self.database))
+            return RabbitSource(config.rabbitmq_url, config.rabbitmq_queue, self.relay, skipped)
         return SqlBrokerSource(config.events_db_path, Cursors(self.database), self.relay)
 
     def application(self) -> web.Application:
         app = build_app(
-            BridgeHealth(self.database, self.settings.rasa_url),
+            BridgeHealth(
+                self.database, self.settings.rasa_url, lambda: skipped_events(self.database)
+            ),
             self.slack_app,
             self.settings.handoff.slack_signing_secret,
         )
         app.cleanup_ctx.append(self._background)
+        # aiohttp's run_app waits (up to 60 s) for every task still running before it runs the
+        # cleanup contexts, so the background tasks must stop at shutdown, before that wait.
+        app.on_shutdown.append(self._stop_background)
         return app
 
     async def _background(self, _app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
         source = self.event_source()
-        tasks = [
+        store_watch = self._watch_store()
+        idle = WATCHED_IDLE_POLL_SECONDS if store_watch else IDLE_POLL_SECONDS
+        self._stop = stop
+        shopper = self.shopper_worker.run_once
+        self._tasks = [
             asyncio.create_task(source.run(stop), name="event-source"),
-            self._loop(self.shopper_worker.run_once, self.wake_shopper, stop, "shopper worker"),
+            self._loop(shopper, self.wake_shopper, stop, "shopper worker", idle),
             self._loop(self._sla_step, asyncio.Event(), stop, "SLA watcher", SLA_CHECK_SECONDS),
         ]
         if self.slack_worker is not None:
-            tasks.append(self._loop(self.slack_worker.run_once, self.wake_slack, stop, "Slack"))
+            self._tasks.append(
+                self._loop(self.slack_worker.run_once, self.wake_slack, stop, "Slack", idle)
+            )
         else:
             logger.info("Slack is not configured: tickets queue for `relaydesk agent`")
-        yield
-        stop.set()
+        try:
+            yield
+        finally:
+            await self._stop_background(_app)
+            if store_watch is not None:
+                store_watch.close()
+                self._store_wake.cancel()
+            await self.rasa.close()
+            if isinstance(source, SqlBrokerSource):
+                source.close()
+
+    async def _stop_background(self, _app: web.Application) -> None:
+        tasks, self._tasks = self._tasks, []
+        self._stop.set()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.rasa.close()
-        if isinstance(source, SqlBrokerSource):
-            source.close()
+
+    def _watch_store(self) -> FileWatch | None:
+        """With the store in a SQLite file, the workers are woken when another process (the
+        action server opening a ticket, `relaydesk agent`) writes to it, at most every
+        IDLE_POLL_SECONDS, instead of looking every IDLE_POLL_SECONDS."""
+        url = make_url(self.settings.database_url)
+        if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+            return None
+        path = Path(url.database).resolve()
+        # Writes only: the workers open and close the store, so closes are mostly their own.
+        self._store_wake = ThrottledCall(self._wake_all, IDLE_POLL_SECONDS)
+        watch = FileWatch(path.parent, sqlite_files(path), self._store_wake)
+        return watch if watch.start() else None
 
     async def _sla_step(self) -> int:
         self.sla.run_once()

@@ -76,13 +76,20 @@ def is_shopper_message(event: Mapping[str, Any]) -> bool:
     return not metadata.get("is_external") and not str(intent).startswith("EXTERNAL_")
 
 
-def shopper_text(event: Mapping[str, Any], button_titles: Mapping[str, str] | None = None) -> str:
-    """What the shopper said or clicked, masked, with attachments as links."""
+def shopper_text(
+    event: Mapping[str, Any],
+    button_titles: Mapping[str, str] | None = None,
+    limit: int | None = None,
+) -> str:
+    """What the shopper said or clicked, masked, with attachments as links; the text cut to
+    `limit` characters (masked first, so a secret across the cut is masked too)."""
     raw = str(event.get("text") or "")
     if button_titles and raw in button_titles:
         text = f"[clicked] {button_titles[raw]}"
     else:
         text = mask_secrets(raw)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}… [cut: {len(text):,} characters in all]"
     links = attachment_links(event.get("metadata"))
     return "\n".join(part for part in (text, *links) if part) or "(empty message)"
 
