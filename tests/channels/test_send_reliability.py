@@ -21,7 +21,8 @@ from tests.channels.conftest import CHANNELS, Harness, eventually
 from tests.channels.fake_providers import TELEGRAM
 
 #: Client timeout in these tests (production: 10 s); stalls last longer.
-TIMEOUT = 1.0
+TIMEOUT = 0.5
+STALL = TIMEOUT + 1.5
 
 
 @pytest.fixture
@@ -95,12 +96,12 @@ def test_whatsapp_stall_past_the_timeout_is_reconciled_not_repeated(make_harness
     harness = make_harness("whatsapp")
     sender = harness.driver.new_sender()
     # Twilio takes the message and then does not answer within the client's timeout.
-    harness.fake.stall_next(harness.driver.provider, 1, seconds=TIMEOUT + 2)
+    harness.fake.stall_next(harness.driver.provider, 1, seconds=STALL)
 
     harness.post(harness.driver.message(sender, "hello"))
 
     [row] = eventually(lambda: finished(harness, sender), timeout=15)
-    time.sleep(TIMEOUT + 2)  # a repeat would have arrived by now
+    time.sleep(STALL)  # a repeat would have arrived by now
     [reply] = harness.fake.sent(recipient=sender)  # exactly once
     assert (row.status, row.provider_message_id) == ("sent", reply.provider_id)
     assert "did not answer" in (row.last_error or "") and row.attempts == 1
@@ -112,7 +113,7 @@ def test_whatsapp_stall_past_the_timeout_is_reconciled_not_repeated(make_harness
 def test_whatsapp_stall_that_sent_nothing_is_retried_once_asked(make_harness: Any) -> None:
     harness = make_harness("whatsapp")
     sender = harness.driver.new_sender()
-    harness.fake.stall_next(harness.driver.provider, 1, seconds=TIMEOUT + 2, carried_out=False)
+    harness.fake.stall_next(harness.driver.provider, 1, seconds=STALL, carried_out=False)
 
     harness.post(harness.driver.message(sender, "hello"))
 
@@ -130,12 +131,12 @@ def test_a_stall_that_cannot_be_asked_about_is_unknown_and_not_repeated(
 ) -> None:
     harness = make_harness(name)
     sender = harness.driver.new_sender()
-    harness.fake.stall_next(harness.driver.provider, 1, seconds=TIMEOUT + 2)
+    harness.fake.stall_next(harness.driver.provider, 1, seconds=STALL)
 
     harness.post(harness.driver.message(sender, "hello"))
 
     [row] = eventually(lambda: finished(harness, sender), timeout=15)
-    time.sleep(TIMEOUT + 2)
+    time.sleep(STALL)
     assert len(harness.fake.sent(recipient=sender)) == 1  # at most once: here, once
     assert (row.status, row.attempts) == ("unknown", 1)
     assert f"{name}: outcome of message #{row.id}" in caplog.text
@@ -148,7 +149,7 @@ def test_a_stall_that_cannot_be_asked_about_is_unknown_and_not_repeated(
 def test_telegram_stall_that_sent_nothing_is_unknown_too(make_harness: Any) -> None:
     harness = make_harness("telegram")
     sender = harness.driver.new_sender()
-    harness.fake.stall_next(TELEGRAM, 1, seconds=TIMEOUT + 2, carried_out=False)
+    harness.fake.stall_next(TELEGRAM, 1, seconds=STALL, carried_out=False)
 
     harness.post(harness.driver.message(sender, "hello"))
 
