@@ -171,9 +171,16 @@ class WhatsAppInput(ProviderInput):
         return self._sender
 
     async def deliver(
-        self, external_id: str, message: OutboundMessage, *, inbound_id: int | None
+        self,
+        external_id: str,
+        message: OutboundMessage,
+        *,
+        inbound_id: int | None,
+        origin: str | None = None,
     ) -> None:
-        """Like the base, but each request first passes WhatsApp's 24-hour rule."""
+        """Like the base, but each request first passes WhatsApp's 24-hour rule. `origin`
+        (who caused the message, e.g. "handoff:<delivery id>") is recorded on every send and
+        blocked message, the template sent instead included."""
         name = self.name()
         rendered = self.render(message)
         if rendered.choices:
@@ -187,17 +194,18 @@ class WhatsAppInput(ProviderInput):
                 template_configured=bool(self.config.template_content_sid),
             )
             if action is WindowAction.SEND:
-                await self.sender.send(external_id, request, inbound_id=inbound_id)
+                await self.sender.send(external_id, request, inbound_id=inbound_id, origin=origin)
             elif action is WindowAction.TEMPLATE:
                 sid = self.config.template_content_sid
                 await self.sender.record_blocked(
                     external_id, request,
                     f"outside WhatsApp's 24-hour window; template {sid} sent instead",
-                    inbound_id=inbound_id,
+                    inbound_id=inbound_id, origin=origin,
                 )  # fmt: skip
                 result = await self.sender.send(
-                    external_id, template_request(sid, request), inbound_id=inbound_id
-                )
+                    external_id, template_request(sid, request), inbound_id=inbound_id,
+                    origin=origin,
+                )  # fmt: skip
                 if result.status == "sent":
                     await asyncio.to_thread(self.store.mark_template_sent, name, external_id)
             else:
@@ -209,5 +217,5 @@ class WhatsAppInput(ProviderInput):
                     "(TWILIO_TEMPLATE_CONTENT_SID)"
                 )
                 await self.sender.record_blocked(
-                    external_id, request, reason, inbound_id=inbound_id
+                    external_id, request, reason, inbound_id=inbound_id, origin=origin
                 )

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from channels.core.messages import OutboundMessage
 from channels.messenger import client as messenger_client
 from channels.telegram import client as telegram_client
 from channels.whatsapp import client as whatsapp_client
@@ -175,3 +176,26 @@ def test_a_provider_that_cannot_be_reached_is_retried_not_unknown(
 
     [row] = eventually(lambda: finished(unreachable, sender), timeout=15)
     assert (row.status, row.attempts) == ("failed", 4)
+
+
+# ------------------------------------------------------------------ origin
+
+
+def test_whatsapp_records_the_origin_of_sent_blocked_and_template_messages(
+    make_harness: Any,
+) -> None:
+    harness = make_harness("whatsapp")
+    store = harness.channel.store
+    writing, silent = harness.driver.new_sender(), harness.driver.new_sender()
+    harness.post(harness.driver.message(writing, "hello"))
+    harness.replies(writing)
+    message = OutboundMessage(text="An agent writes: your parcel left today.")
+
+    harness.run(harness.channel.deliver(writing, message, inbound_id=None, origin="handoff:1"))
+    # Never wrote: outside the 24-hour window, the template goes out instead.
+    harness.run(harness.channel.deliver(silent, message, inbound_id=None, origin="handoff:2"))
+
+    assert [r.status for r in store.outbound_by_origin("handoff:1")] == ["sent"]
+    assert [r.status for r in store.outbound_by_origin("handoff:2")] == ["blocked", "sent"]
+    [template] = harness.fake.sent(recipient=silent)
+    assert template.params["ContentSid"] == harness.fake.credentials.twilio_template_content_sid
