@@ -11,6 +11,7 @@ message delayed acknowledgements to 9.4 s; the 1 MB one kept the bridge from sta
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -344,3 +345,41 @@ def test_the_bridge_starts_and_acknowledges_slack_with_huge_messages_in_the_brok
             assert lines[2].endswith("a… [cut: 1,000,000 characters in all]")
     finally:
         database.dispose()
+
+
+def test_rabbitmq_messages_that_raise_or_hang_are_skipped_and_acknowledged(
+    database: Database,
+) -> None:
+    """RabbitSource's handling of one message (the consumer acks whatever this returns)."""
+    from handoff.events import RabbitSource, SkipLog, _Worker
+
+    tickets = TicketStore(database, slack_enabled=False)
+    ticket = open_ticket(tickets, "shopper-1")
+    relay = ExplodingRelay(tickets, sleep=5.0)
+    source = RabbitSource("amqp://unused", "q", relay, SkipLog(Cursors(database)), time_limit=0.5)
+
+    async def scenario() -> float:
+        relay.bind(asyncio.get_running_loop())
+        worker = _Worker("test")
+        for text in ("boom", "not json {"):
+            body = (
+                b"{nope"
+                if text.startswith("not")
+                else json.dumps(user_event("shopper-1", text, 5.0)).encode()
+            )
+            worker = await source._handle(worker, body)
+        started = time.monotonic()
+        worker = await source._handle(
+            worker, json.dumps(user_event("shopper-1", "slow", 6.0)).encode()
+        )
+        took = time.monotonic() - started
+        worker = await source._handle(
+            worker, json.dumps(user_event("shopper-1", "fine", 7.0)).encode()
+        )
+        worker.close()
+        return took
+
+    took = asyncio.run(scenario())
+    assert took < 2.0
+    assert skipped_events(database) == 3
+    assert shopper_lines(tickets, ticket.id)[1:] == ["fine"]
