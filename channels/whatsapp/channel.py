@@ -28,6 +28,7 @@ from channels.core.messages import (
     Rendered,
     utc_now,
 )
+from channels.core.origin import current_origin
 from channels.core.sending import Sender
 from channels.whatsapp import parsing, rendering
 from channels.whatsapp.client import DEFAULT_API_BASE_URL, TwilioWhatsApp
@@ -179,8 +180,11 @@ class WhatsAppInput(ProviderInput):
         origin: str | None = None,
     ) -> None:
         """Like the base, but each request first passes WhatsApp's 24-hour rule. `origin`
-        (who caused the message, e.g. "handoff:<delivery id>") is recorded on every send and
-        blocked message, the template sent instead included."""
+        (who caused the message, e.g. "handoff:<delivery id>"; by default the one
+        `ChannelOutput` set for this response, `current_origin()`) is recorded on every send
+        and blocked message, the template sent instead included."""
+        if origin is None:
+            origin = current_origin()
         name = self.name()
         rendered = self.render(message)
         if rendered.choices:

@@ -199,3 +199,16 @@ def test_whatsapp_records_the_origin_of_sent_blocked_and_template_messages(
     assert [r.status for r in store.outbound_by_origin("handoff:2")] == ["blocked", "sent"]
     [template] = harness.fake.sent(recipient=silent)
     assert template.params["ContentSid"] == harness.fake.credentials.twilio_template_content_sid
+
+
+def test_whatsapp_takes_the_origin_chatoutput_set_for_the_response(make_harness: Any) -> None:
+    harness = make_harness("whatsapp")
+    sender = harness.driver.new_sender()
+    harness.post(harness.driver.message(sender, "hello"))
+    harness.replies(sender)
+    output = harness.channel.output_channel(None)
+
+    # What Rasa hands over for a bridged agent reply: the bot event's metadata merged in.
+    harness.run(output.send_response(f"whatsapp:{sender}", {"text": "Hi!", "handoff_delivery": 7}))
+
+    assert [r.status for r in harness.channel.store.outbound_by_origin("handoff:7")] == ["sent"]
