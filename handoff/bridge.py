@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 #: look this often, or, with the store in a SQLite file, are woken by its changes (no more often
 #: than this) and look every WATCHED_IDLE_POLL_SECONDS as a safety net.
 IDLE_POLL_SECONDS = 0.25
-WATCHED_IDLE_POLL_SECONDS = 2.0
+WATCHED_IDLE_POLL_SECONDS = 5.0
 SLA_CHECK_SECONDS = 15.0
 
 

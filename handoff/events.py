@@ -5,7 +5,7 @@ message is logged, only the bot stays silent). The bridge reads that stream rath
 trackers:
 
 - default profile: Rasa's SQL event broker writes to a SQLite file (endpoints.yml); the bridge
-  reads new rows when the file changes (inotify, handoff/file_watch.py; a read every second as
+  reads new rows when the file changes (inotify, handoff/file_watch.py; a read every 2 s as
   a safety net) and keeps its position in `handoff_cursors`, so a restart resumes where it
   stopped (rows are relayed at least once; the ticket log's unique keys drop repeats).
 - production profile: Rasa's pika broker fans events out to RabbitMQ queues; the bridge consumes
@@ -51,7 +51,7 @@ RABBIT_SOURCE = "rabbitmq"
 SKIPPED_SUFFIX = ":skipped"
 LAST_SKIPPED_SUFFIX = ":last_skipped"
 #: Read the broker table at least this often even when inotify reports nothing.
-SAFETY_POLL_SECONDS = 1.0
+SAFETY_POLL_SECONDS = 2.0
 #: After a change that showed no new row, read again after these delays.
 SETTLE_SECONDS = (0.005, 0.02, 0.1, 0.3)
 #: An event still being handled after this long is skipped (and the stream goes on).
