@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -217,6 +217,14 @@ async def _unreact(client: AsyncWebClient, channel: str, ts: str, name: str) -> 
             raise
 
 
+@runtime_checkable
+class TimedWork(Protocol):
+    """A worker with work due at a time it knows (`run_forever` wakes it then)."""
+
+    def seconds_until_due(self) -> float | None:
+        """Seconds until work is due (0: now); None: nothing scheduled."""
+
+
 #: Stop following a reply after this long: no report will come any more.
 FOLLOW_FOR = timedelta(hours=24)
 #: A delivered reply is followed this much longer, for the "read" report.
@@ -252,6 +260,11 @@ class ReplyFollower:
     def expect(self) -> None:
         """A reply has just been handed over (or parked): look at it at once."""
         self._due = self.clock()
+
+    def seconds_until_due(self) -> float | None:
+        if self._due is None:
+            return None
+        return max(0.0, (self._due - self.clock()).total_seconds())
 
     def run_due(self) -> int:
         """Look at every reply that is due; returns how many changed state."""
@@ -334,6 +347,11 @@ class ShopperWorker(OutboxWorker):
         if self.follower.run_due() and self._slack_work:
             self._slack_work()  # reactions and notices were queued for Slack
         return delivered
+
+    def seconds_until_due(self) -> float | None:
+        """The next look at a reply on its way (`TimedWork`): the bridge's loop may otherwise
+        sleep for seconds between store writes."""
+        return self.follower.seconds_until_due()
 
     async def deliver(self, delivery: Delivery) -> None:
         ticket = self.tickets.get(delivery.ticket_id)
@@ -428,7 +446,11 @@ async def run_forever(
     name: str,
 ) -> None:
     """Run `step` again at once while it finds work, else when woken or after `idle_seconds`
-    (other processes, the action server and the CLI, queue work without waking us)."""
+    (other processes, the action server and the CLI, queue work without waking us), or
+    earlier when the step's worker has work due at a known time (`TimedWork`, e.g. the next
+    look at a reply on its way): a timer, not a poll."""
+    owner = getattr(step, "__self__", None)
+    timed = owner if isinstance(owner, TimedWork) else None
     while not stop.is_set():
         try:
             busy = await step()
@@ -438,6 +460,10 @@ async def run_forever(
             await asyncio.sleep(1)
         if busy:
             continue
+        timeout = idle_seconds
+        due = timed.seconds_until_due() if timed is not None else None
+        if due is not None:
+            timeout = max(0.0, min(timeout, due))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=idle_seconds)
+            await asyncio.wait_for(wake.wait(), timeout=timeout)
         wake.clear()

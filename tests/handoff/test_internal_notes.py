@@ -43,7 +43,7 @@ NOTE_, NEAR, REPLY = AgentText.NOTE, AgentText.NEAR_MISS, AgentText.REPLY
         ("!note", "  !NOTE called UPS", NOTE_),
         ("!note", "!notes: called UPS", NOTE_),
         ("//", "// she sounds stressed", NOTE_),
-        ("//", "／／ full-width slashes are the same characters", NOTE_),
+        ("//", "\uff0f\uff0f full-width slashes are the same characters", NOTE_),
         # Near misses of "!note" (the list, and their cousins) are held back.
         ("!note", "note: she sounds stressed", NEAR),
         ("!note", "!nte called UPS", NEAR),

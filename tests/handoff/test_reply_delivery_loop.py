@@ -4,14 +4,11 @@ the fake Twilio and the fake Slack (issue 9, point 7): a reply gets ✅ only aft
 never get ✅ and show the reason in the thread and in `relaydesk agent show`.
 
 Needs the channels to tag the sends a handoff reply causes (`channel_outbound.origin =
-"handoff:<delivery id>"`: `ChannelOutput` passes it to `deliver(..., origin=...)`,
-channels/core/channel.py); until they do, the test is skipped, and it runs by itself once
-they do. (Checked passing with that change applied, 2026-12-01.)
+"handoff:<delivery id>"`, channels/core/origin.py); skipped where they do not.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from bot.domain.handoff_delivery import origin_of
 from bot.store.channel_models import ChannelConversation
 from bot.store.database import Database
 from handoff.agent_cli import AgentConsole
@@ -31,9 +29,11 @@ from tests.handoff.slack_requests import message_event, post_event, vector
 
 
 def _channels_tag_their_sends() -> bool:
-    from channels.core.channel import ProviderInput
-
-    return "origin" in inspect.signature(ProviderInput.deliver).parameters
+    try:
+        from channels.core.origin import handoff_origin
+    except ImportError:
+        return False
+    return handoff_origin({"handoff_delivery": 7}) == origin_of(7)
 
 
 pytestmark = [

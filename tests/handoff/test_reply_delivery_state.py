@@ -385,3 +385,35 @@ def test_an_idle_follower_asks_the_database_nothing(database: Database) -> None:
         now["at"] += timedelta(seconds=0.25)
         follower.run_due()
     assert statements == []
+
+
+def test_the_worker_loop_wakes_for_a_due_follow_up_without_polling() -> None:
+    """However long the bridge's idle wait (event-driven: seconds between store writes), a
+    reply due to be looked at is looked at on time, and an idle worker is not woken."""
+    import asyncio
+
+    from handoff.workers import run_forever
+
+    class Worker:
+        def __init__(self, due: float | None) -> None:
+            self.due, self.rounds = due, 0
+
+        async def run_once(self) -> int:
+            self.rounds += 1
+            return 0
+
+        def seconds_until_due(self) -> float | None:
+            return self.due
+
+    async def rounds_in(worker: Worker, seconds: float) -> int:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_forever(worker.run_once, asyncio.Event(), stop, idle_seconds=30, name="test")
+        )
+        await asyncio.sleep(seconds)
+        stop.set()
+        task.cancel()
+        return worker.rounds
+
+    assert asyncio.run(rounds_in(Worker(0.1), 0.55)) in range(4, 8)
+    assert asyncio.run(rounds_in(Worker(None), 0.55)) == 1
