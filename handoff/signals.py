@@ -79,12 +79,15 @@ def shopper_turns(
     answer ("it was too small"), so NLU's opinion of it does not make it "not understood".
     """
     turns: list[Turn] = []
+    #: A message replayed after its turn was undone (the action server was down) is logged
+    #: again with the same id: it is the same turn, not one more "not understood" in a row.
+    turn_of_message: dict[str, int] = {}
     form: str | None = None
     requested: str | None = None
     for event in events:
         kind = event.get("event")
         if kind in _TURN_BOUNDARIES:
-            turns, form, requested = [], None, None
+            turns, turn_of_message, form, requested = [], {}, None, None
         elif kind == "active_loop":
             form = event.get("name")
             requested = None if form is None else requested
@@ -93,7 +96,14 @@ def shopper_turns(
         elif kind == "user":
             intent = (event.get("parse_data") or {}).get("intent") or {}
             answers = form is not None and requested in free_text
-            turns.append(Turn(intent.get("name"), float(intent.get("confidence") or 0.0), answers))
+            turn = Turn(intent.get("name"), float(intent.get("confidence") or 0.0), answers)
+            message_id = event.get("message_id")
+            if message_id and message_id in turn_of_message:
+                turns[turn_of_message[message_id]] = turn
+                continue
+            if message_id:
+                turn_of_message[message_id] = len(turns)
+            turns.append(turn)
     return tuple(turns)
 
 

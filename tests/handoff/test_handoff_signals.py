@@ -40,6 +40,11 @@ def bot(buttons: list[str] | None = None) -> dict[str, Any]:
         ([user(FB), {"event": "pause"}, user(FB), {"event": "resume"}, user(FB)], ()),
         # user events without parse data don't crash
         ([{"event": "user"}, user(FB)], (Turn(None, 0.0),)),
+        # a message replayed after its turn was undone (action server down) is one turn
+        ([{**user(FB), "message_id": "SM1"}, bot(), {**user(FB), "message_id": "SM1"}, bot(),
+          user("greet", 0.9)], (Turn(FB, 0.3),)),
+        ([{**user(FB), "message_id": "SM1"}, {**user("greet", 0.9), "message_id": "SM1"},
+          user(FB)], (Turn("greet", 0.9),)),
     ],
 )  # fmt: skip
 def test_turns_before_the_latest(events: list[dict[str, Any]], turns: tuple[Turn, ...]) -> None:
