@@ -22,6 +22,8 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.store.channel_models import OutboundStatus
 from channels.core.messages import ProviderRequest, utc_now
 from channels.core.store import ChannelStore
@@ -104,8 +106,8 @@ class RetryPolicy:
     #: Wait before the second try; doubles after each further failure.
     base_delay: float = 0.5
     max_delay: float = 8.0
-    #: A provider's Retry-After is honoured up to this long; beyond it we give up instead of
-    #: holding the conversation.
+    #: A provider's Retry-After is honoured up to this long; a longer one is cut to it rather
+    #: than holding the conversation for minutes.
     max_retry_after: float = 30.0
 
     def delay(self, failed_attempts: int, retry_after: float | None = None) -> float:
@@ -259,9 +261,13 @@ class Sender:
             "not sending it again",
             self._channel, outbound_id, external_id, found[0],
         )  # fmt: skip
-        await asyncio.to_thread(
-            self._store.outbound_sent, outbound_id, found[0], count_attempt=False
-        )
+        try:
+            await asyncio.to_thread(
+                self._store.outbound_sent, outbound_id, found[0], count_attempt=False
+            )
+        except IntegrityError:  # a concurrent send to the shopper claimed that message first
+            error = ProviderError(f"{found[0]} was claimed by another send", retryable=False)
+            return await self._unknown(outbound_id, external_id, None, error)
         return SendResult(outbound_id, OutboundStatus.SENT, found[0])
 
     async def _unknown(

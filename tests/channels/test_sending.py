@@ -253,3 +253,26 @@ def test_requests_errors_before_sending_are_told_apart() -> None:
     assert requests_never_sent(requests.ConnectTimeout())
     assert not requests_never_sent(requests.ReadTimeout())
     assert not requests_never_sent(aborted)
+
+
+def test_a_message_claimed_concurrently_leaves_the_outcome_unknown(
+    channel_database: Database,
+) -> None:
+    class RacingStore(ChannelStore):
+        def recorded_provider_ids(self, *args: Any) -> set[str]:
+            return set()  # the other send records SMx right after this look
+
+    store = RacingStore(channel_database)
+    other = store.new_outbound("whatsapp", "+14155550123", "text", {}, inbound_id=None)
+    store.outbound_sent(other, "SMx")
+
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    sender = Sender(
+        "whatsapp", store, ScriptedProvider(timed_out()), RetryPolicy(), sleep=no_sleep,
+        reconcile=ScriptedReconcile(["SMx"]),
+    )  # fmt: skip
+    result = asyncio.run(sender.send("+14155550123", REQUEST, inbound_id=None))
+
+    assert result.status == "unknown"
