@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -165,18 +164,17 @@ class Sender:
         """Records and sends one request. `origin` is who caused it when not the shopper's
         own turn (e.g. "handoff:<delivery id>"); see `ChannelStore.outbound_by_origin`."""
         outbound_id = await asyncio.to_thread(
-            partial(
-                self._store.new_outbound,
-                self._channel,
-                external_id,
-                request.kind,
-                request.params,
-                inbound_id=inbound_id,
-                origin=origin,
-            )
+            self._store.new_outbound,
+            self._channel,
+            external_id,
+            request.kind,
+            request.params,
+            inbound_id=inbound_id,
+            origin=origin,
         )
         #: Start of the first attempt whose outcome is unknown; reconciling looks from there.
         unknown_since: datetime | None = None
+        failure: ProviderError | None = None
         for attempt in range(1, self._policy.attempts + 1):
             if unknown_since is not None:
                 found = await self._ask(outbound_id, external_id, request, unknown_since)
@@ -186,35 +184,22 @@ class Sender:
             try:
                 provider_id = await self._transmit(external_id, request)
             except ProviderError as error:
-                last = attempt == self._policy.attempts
+                failure = error
                 if error.outcome_unknown:
                     if self._reconcile is None:
                         return await self._unknown(outbound_id, external_id, attempt, error)
                     unknown_since = unknown_since or started
+                last = attempt == self._policy.attempts
+                # An unknown outcome on the last try is asked about once more (below).
                 final = not error.retryable or (last and not error.outcome_unknown)
                 if final:
-                    logger.error(
-                        "%s: gave up sending %s message #%d to %s after %d attempt(s): %s",
-                        self._channel, request.kind, outbound_id, external_id, attempt, error,
-                    )  # fmt: skip
+                    self._log_giving_up(request, outbound_id, external_id, attempt, error)
                 await asyncio.to_thread(
                     self._store.outbound_attempt_failed, outbound_id, str(error), final=final
                 )
                 if final:
                     return SendResult(outbound_id, OutboundStatus.FAILED)
                 delay = self._policy.delay(attempt, error.retry_after)
-                if last:  # an unknown outcome on the last try: ask once more, then give up
-                    await self._sleep(delay)
-                    assert unknown_since is not None
-                    found = await self._ask(outbound_id, external_id, request, unknown_since)
-                    if found is not None:
-                        return found
-                    logger.error(
-                        "%s: gave up sending %s message #%d to %s after %d attempt(s): %s",
-                        self._channel, request.kind, outbound_id, external_id, attempt, error,
-                    )  # fmt: skip
-                    await asyncio.to_thread(self._store.outbound_failed, outbound_id)
-                    return SendResult(outbound_id, OutboundStatus.FAILED)
                 logger.warning(
                     "%s: sending message #%d failed (attempt %d of %d: %s); %s in %.2fs",
                     self._channel, outbound_id, attempt, self._policy.attempts, error,
@@ -231,7 +216,27 @@ class Sender:
             else:
                 await asyncio.to_thread(self._store.outbound_sent, outbound_id, provider_id)
                 return SendResult(outbound_id, OutboundStatus.SENT, provider_id)
-        raise AssertionError("unreachable: the last attempt is final")  # pragma: no cover
+        # Only reached when the last attempt's outcome was unknown.
+        assert unknown_since is not None and failure is not None
+        found = await self._ask(outbound_id, external_id, request, unknown_since)
+        if found is not None:
+            return found
+        self._log_giving_up(request, outbound_id, external_id, self._policy.attempts, failure)
+        await asyncio.to_thread(self._store.outbound_failed, outbound_id)
+        return SendResult(outbound_id, OutboundStatus.FAILED)
+
+    def _log_giving_up(
+        self,
+        request: ProviderRequest,
+        outbound_id: int,
+        external_id: str,
+        attempts: int,
+        error: ProviderError,
+    ) -> None:
+        logger.error(
+            "%s: gave up sending %s message #%d to %s after %d attempt(s): %s",
+            self._channel, request.kind, outbound_id, external_id, attempts, error,
+        )  # fmt: skip
 
     async def _ask(
         self, outbound_id: int, external_id: str, request: ProviderRequest, since: datetime
@@ -300,17 +305,15 @@ class Sender:
     ) -> SendResult:
         """Records a message that must not be sent at all (and says why, in the log too)."""
         outbound_id = await asyncio.to_thread(
-            partial(
-                self._store.new_outbound,
-                self._channel,
-                external_id,
-                request.kind,
-                request.params,
-                inbound_id=inbound_id,
-                status=OutboundStatus.BLOCKED,
-                error=reason,
-                origin=origin,
-            )
+            self._store.new_outbound,
+            self._channel,
+            external_id,
+            request.kind,
+            request.params,
+            inbound_id=inbound_id,
+            status=OutboundStatus.BLOCKED,
+            error=reason,
+            origin=origin,
         )
         logger.warning(
             "%s: message #%d to %s not sent: %s", self._channel, outbound_id, external_id, reason

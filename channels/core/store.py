@@ -301,51 +301,40 @@ class ChannelStore:
             return int(row.id)
 
     def outbound_attempt_failed(self, outbound_id: int, error: str, *, final: bool) -> None:
-        values: dict[str, Any] = {
-            "attempts": ChannelOutbound.attempts + 1,
-            "last_error": _clip(error),
-        }
+        values: dict[str, Any] = {"last_error": _clip(error)}
         if final:
             values["status"] = OutboundStatus.FAILED
-        with self._database.session() as session:
-            session.execute(
-                update(ChannelOutbound).where(ChannelOutbound.id == outbound_id).values(**values)
-            )
+        self._update_outbound(outbound_id, values, count_attempt=True)
 
     def outbound_sent(
         self, outbound_id: int, provider_message_id: str | None, *, count_attempt: bool = True
     ) -> None:
         """The provider took the message. `count_attempt=False` when no new attempt was made
         (an earlier attempt whose answer timed out turned out to have been carried out)."""
-        values: dict[str, Any] = {
+        values = {
             "status": OutboundStatus.SENT,
             "provider_message_id": provider_message_id,
             "sent_at": self._clock(),
         }
-        if count_attempt:
-            values["attempts"] = ChannelOutbound.attempts + 1
-        with self._database.session() as session:
-            session.execute(
-                update(ChannelOutbound).where(ChannelOutbound.id == outbound_id).values(**values)
-            )
+        self._update_outbound(outbound_id, values, count_attempt=count_attempt)
 
     def outbound_unknown(self, outbound_id: int, error: str, *, count_attempt: bool = True) -> None:
         """The provider may or may not have carried the send out, and cannot tell us."""
-        values: dict[str, Any] = {"status": OutboundStatus.UNKNOWN, "last_error": _clip(error)}
-        if count_attempt:
-            values["attempts"] = ChannelOutbound.attempts + 1
-        with self._database.session() as session:
-            session.execute(
-                update(ChannelOutbound).where(ChannelOutbound.id == outbound_id).values(**values)
-            )
+        values = {"status": OutboundStatus.UNKNOWN, "last_error": _clip(error)}
+        self._update_outbound(outbound_id, values, count_attempt=count_attempt)
 
     def outbound_failed(self, outbound_id: int) -> None:
         """Gives up on a send whose last attempt was already recorded."""
+        self._update_outbound(outbound_id, {"status": OutboundStatus.FAILED}, count_attempt=False)
+
+    def _update_outbound(
+        self, outbound_id: int, values: dict[str, Any], *, count_attempt: bool
+    ) -> None:
+        if count_attempt:
+            values = {**values, "attempts": ChannelOutbound.attempts + 1}
         with self._database.session() as session:
             session.execute(
-                update(ChannelOutbound)
-                .where(ChannelOutbound.id == outbound_id)
-                .values(status=OutboundStatus.FAILED)
+                update(ChannelOutbound).where(ChannelOutbound.id == outbound_id).values(**values)
             )
 
     def recorded_provider_ids(
