@@ -276,3 +276,26 @@ def test_a_message_claimed_concurrently_leaves_the_outcome_unknown(
     result = asyncio.run(sender.send("+14155550123", REQUEST, inbound_id=None))
 
     assert result.status == "unknown"
+
+
+def test_telegram_network_errors_are_told_apart() -> None:
+    import httpx
+    from telegram.error import NetworkError, TimedOut
+
+    from channels.telegram.client import _network_error
+
+    def caused(error: Exception, cause: Exception) -> Exception:
+        error.__cause__ = cause
+        return error
+
+    read = _network_error(caused(TimedOut(), httpx.ReadTimeout("slow")))
+    pool = _network_error(caused(TimedOut(), httpx.PoolTimeout("busy")))
+    refused = _network_error(caused(NetworkError("x"), httpx.ConnectError("refused")))
+    dropped = _network_error(caused(NetworkError("x"), httpx.RemoteProtocolError("closed")))
+    limited = _network_error(NetworkError("Too Many Requests: retry after 4"))
+    bad_gateway = _network_error(NetworkError("Bad Gateway"))
+
+    assert (read.outcome_unknown, dropped.outcome_unknown) == (True, True)
+    assert not any(e.outcome_unknown for e in (pool, refused, limited, bad_gateway))
+    assert (limited.status, limited.retry_after) == (429, 4.0)
+    assert all(e.retryable for e in (read, pool, refused, dropped, limited, bad_gateway))
