@@ -117,7 +117,6 @@ class FakeProviders:
         self._condition = threading.Condition()
         self._faults: dict[str, list[_Fault]] = {TWILIO: [], GRAPH: [], TELEGRAM: []}
         self._listeners: list[Callable[[Record], None]] = []
-        self._ids = itertools.count(1000)
         # Telegram: message_id counts per chat, from 1, as the Bot API does.
         self._chat_message_ids: defaultdict[str, Iterator[int]] = defaultdict(
             lambda: itertools.count(1)
@@ -279,9 +278,6 @@ class FakeProviders:
             self._condition.notify_all()
         for listener in listeners:
             listener(record)
-
-    def next_id(self) -> int:
-        return next(self._ids)
 
     def next_message_id(self, chat_id: str) -> int:
         """Telegram's next message_id in `chat_id`."""
