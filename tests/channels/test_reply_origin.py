@@ -34,22 +34,7 @@ def store(rasa_stack: RunningStack) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.mark.parametrize(
-    "channel",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="WhatsAppInput.deliver (H5) does not pass origin=current_origin() on "
-                "to Sender.send yet",
-            ),
-        )
-        if name == "whatsapp"
-        else name
-        for name in CHANNELS
-    ],
-)
+@pytest.mark.parametrize("channel", CHANNELS)
 def test_bridged_agent_reply_is_recorded_with_its_origin(
     rasa_stack: RunningStack, fake_providers: FakeProviders, store: Database,
     shared_dir: Path, channel: str,
