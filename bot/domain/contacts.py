@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Emails are found from their "@" (see email_spans): the one-regex form
+# [A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,} costs O(n²) on a long word without "@", as
+# the engine retries the local part from every position of it.
+_LOCAL_RUN = re.compile(r"[A-Za-z0-9._%+'-]+")
+_AT_DOMAIN = re.compile(r"@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Loose on purpose: shoppers write "+1 (415) 555-0123", "415.555.0123", "whatsapp:+14155550123".
 _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
@@ -26,13 +31,37 @@ class Contact:
         return mask_email(self.value) if self.kind is ContactKind.EMAIL else mask_phone(self.value)
 
 
+def email_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each email address, as `finditer` of the one-regex form above finds
+    them, in linear time.
+
+    A match's "@" is the first one after its start (the local part cannot hold one), so each
+    "@" followed by a domain (_AT_DOMAIN, which cannot reach the next "@") is tried once: its
+    local part is the run of local characters just before it, starting where the previous
+    match ended at the earliest (the leftmost start, as the regex finds). Every character is
+    read a bounded number of times, and "@"s without a domain are skipped inside the engine.
+    """
+    if "@" not in text:
+        return
+    reverse, size = text[::-1], len(text)
+    done = 0  # where the previous match ended
+    for found in _AT_DOMAIN.finditer(text):
+        at = found.start()
+        run = _LOCAL_RUN.match(reverse, size - at)  # the local characters just before "@"
+        start = max(at - (run.end() - run.start()), done) if run else at
+        if start < at:
+            yield start, found.end()
+            done = found.end()
+
+
 def parse_contact(text: str | None) -> Contact | None:
     """Find an email address or phone number in free text."""
     if not text:
         return None
-    email = _EMAIL.search(text)
+    email = next(email_spans(text), None)
     if email:
-        return Contact(ContactKind.EMAIL, email.group(0).lower().strip("."))
+        start, end = email
+        return Contact(ContactKind.EMAIL, text[start:end].lower().strip("."))
     phone = _PHONE.search(text)
     if phone:
         digits = normalise_phone(phone.group(0))

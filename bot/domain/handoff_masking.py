@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import re
 
-from bot.domain.contacts import mask_email, mask_phone
+from bot.domain.contacts import email_spans, mask_email, mask_phone
 
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _CVV = re.compile(r"\b(cvv2?|cvc2?|cv2|csc|security code)(\W{0,3}(?:is\W{0,3})?)\d{3,4}\b", re.I)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,4})?\b")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
-# Emails are found from their "@" (see _mask_emails): the one-regex form
-# [A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,} costs O(n²) on a long word without "@", as
-# the engine retries the local part from every position of it.
-_LOCAL_RUN = re.compile(r"[A-Za-z0-9._%+'-]+")
-_AT_DOMAIN = re.compile(r"@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # International numbers, or US-style 415-555-0123 / (415) 555 0123; not bare digit runs, which
 # are more often order or tracking numbers.
 _PHONE = re.compile(r"\+\d[\d\s().-]{7,}\d|\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b")
@@ -45,26 +40,11 @@ def _mask_card(match: re.Match[str]) -> str:
 
 
 def _mask_emails(text: str) -> str:
-    """What `re.sub` of the one-regex form above gives, in linear time.
-
-    A match's "@" is the first one after its start (the local part cannot hold one), so each
-    "@" followed by a domain (_AT_DOMAIN, which cannot reach the next "@") is tried once: its
-    local part is the run of local characters just before it, starting where the previous
-    match ended at the earliest (the leftmost start, as the regex finds). Every character is
-    read a bounded number of times, and "@"s without a domain are skipped inside the engine.
-    """
-    if "@" not in text:
-        return text
-    reverse, size = text[::-1], len(text)
     parts: list[str] = []
-    done = 0  # where the previous match ended
-    for found in _AT_DOMAIN.finditer(text):
-        at = found.start()
-        run = _LOCAL_RUN.match(reverse, size - at)  # the local characters just before "@"
-        start = max(at - (run.end() - run.start()), done) if run else at
-        if start < at:
-            parts += (text[done:start], mask_email(text[start : found.end()]))
-            done = found.end()
+    done = 0
+    for start, end in email_spans(text):
+        parts += (text[done:start], mask_email(text[start:end]))
+        done = end
     parts.append(text[done:])
     return "".join(parts)
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain import handoff_masking
-from bot.domain.contacts import mask_email, mask_phone
+from bot.domain.contacts import Contact, ContactKind, mask_email, mask_phone, parse_contact
 from bot.domain.handoff_masking import mask_secrets
 
 # -- the old implementation (until 2026-12), as the oracle ------------------------------------
@@ -107,3 +107,23 @@ def test_masking_one_megabyte_word_is_linear(unit: str) -> None:
         )  # fmt: skip
     # Four times the text, about four times the work (quadratic would be sixteen).
     assert costs[1_024_000] < 10 * max(costs[256_000], 0.005), costs
+
+
+# -- the verification form's contact parser uses the same finder --------------------------------
+@settings(max_examples=1500, derandomize=True, database=None, deadline=None)
+@given(TEXTS)
+def test_contact_parser_finds_the_email_the_old_pattern_found(text: str) -> None:
+    old = OLD_EMAIL.search(text)
+    contact = parse_contact(text)
+    if old is None:
+        assert contact is None or contact.kind is ContactKind.PHONE
+    else:
+        assert contact == Contact(ContactKind.EMAIL, old.group(0).lower().strip("."))
+
+
+@pytest.mark.parametrize("unit", ["a", "a.", "x@y"])
+def test_contact_parser_on_a_long_word_is_linear(unit: str) -> None:
+    text = unit * (MB // len(unit))
+    start = time.thread_time()
+    parse_contact(text)
+    assert time.thread_time() - start < BUDGET_PER_MB + 0.05
