@@ -9,6 +9,7 @@ ticket already moved and changes nothing.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from bot.domain.handoff_transcript import Line, paginate, slack_escape
 from bot.store.database import Database
 from bot.store.handoff_models import HandoffDelivery, HandoffMessage, HandoffTicket
 from handoff.outbox import enqueue
+
+logger = logging.getLogger(__name__)
 
 ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 
@@ -533,6 +536,11 @@ class TicketStore:
         """A message only `user` sees in `channel` (refusals, "already claimed")."""
         if self._slack:
             with self._database.session() as session:
+                if session.get(HandoffTicket, ticket_id) is None:
+                    # A forged or stale button naming no ticket: the outbox row would break
+                    # its foreign key after the ack, and bolt would then answer Slack 404.
+                    logger.warning("no ticket %s for an ephemeral to %s; not sent", ticket_id, user)
+                    return
                 self._to_slack(
                     session, ticket_id, "ephemeral", channel=channel, user=user, text=text
                 )
