@@ -271,8 +271,8 @@ class Sender:
                 self._store.outbound_sent, outbound_id, found[0], count_attempt=False
             )
         except IntegrityError:  # a concurrent send to the shopper claimed that message first
-            error = ProviderError(f"{found[0]} was claimed by another send", retryable=False)
-            return await self._unknown(outbound_id, external_id, None, error)
+            claimed = ProviderError(f"{found[0]} was claimed by another send", retryable=False)
+            return await self._unknown(outbound_id, external_id, None, claimed)
         return SendResult(outbound_id, OutboundStatus.SENT, found[0])
 
     async def _unknown(
