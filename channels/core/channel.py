@@ -583,7 +583,9 @@ class ProviderInput(InputChannel, ABC):
                 except Exception:
                     logger.warning("%s: preparing the turn failed", name, exc_info=True)
                 output = self.output_channel(inbound_id)
-                if prior is not None:
+                if prior is not None or recovering:
+                    # A retry, or a turn cut short by a crash before Rasa saved the tracker:
+                    # what the shopper already got of it is not sent again.
                     output.replay = await self._replay_for(inbound_id)
                 crashed: Exception | None = None
                 with watching_turn() as turn:
