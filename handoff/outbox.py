@@ -40,6 +40,9 @@ class Delivery:
     payload: dict[str, Any]
     attempts: int
     next_attempt_at: datetime
+    #: When it was queued: one queued before this process started may have been handed on
+    #: by the previous one, which died before it could mark it done.
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class Outbox:
                         dict(row.payload),
                         row.attempts,
                         row.next_attempt_at,
+                        row.created_at,
                     )
                 )
         return [group for group in groups.values() if group[0].next_attempt_at <= now]

@@ -233,11 +233,16 @@ def build_slack_app(desk: AgentDesk, gateway: SlackGateway, signing_secret: str)
         signing_secret=signing_secret,
         # Errors are reported to Slack as 500s; the listeners log their own.
         raise_error_for_unhandled_request=False,
+        # Slack's 200 goes out only once the listener has run: an agent's reply is in the
+        # ticket log and the outbox before Slack hears "got it". Acknowledged first, a kill -9
+        # in between lost it, and Slack never redelivers an acknowledged event. The listeners
+        # only write to the store (and open a form), well inside Slack's 3 s.
+        process_before_response=True,
     )
 
     @app.event("message")
     async def thread_reply(event: dict[str, Any], body: dict[str, Any]) -> None:
-        # Bolt acknowledges events itself before this runs (process_before_response=False).
+        # Bolt acknowledges the event after this has run (process_before_response=True).
         try:
             await desk.on_message(event, body.get("team_id"))
         except SlackFailure:

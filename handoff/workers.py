@@ -341,6 +341,7 @@ class ShopperWorker(OutboxWorker):
         self.rasa = rasa
         self.follower = ReplyFollower(outbox, tickets, ReplySends(tickets.database))
         self._slack_work = on_slack_work
+        self._started_at = utc_now()
 
     async def run_once(self) -> int:
         delivered = await super().run_once()
@@ -361,8 +362,12 @@ class ShopperWorker(OutboxWorker):
         try:
             if delivery.kind == "say":
                 conversation = ticket.conversation_id
-                if delivery.attempts and await self.rasa.delivered(conversation, delivery.id):
-                    return  # an earlier attempt got through; we only missed the answer
+                # An earlier attempt, in this process or in one that died before it could mark
+                # the row done (a kill -9 between Rasa's answer and the commit), may have got
+                # through: look in the tracker first. New rows of this process need no look.
+                tried_before = delivery.attempts or delivery.created_at < self._started_at
+                if tried_before and await self.rasa.delivered(conversation, delivery.id):
+                    return
                 metadata = {
                     "agent": payload.get("agent"),
                     "handoff_ticket": ticket.id,
