@@ -768,6 +768,7 @@ class ProviderInput(InputChannel, ABC):
         """
         name = self.name()
         self._app, self._on_new_message = app, on_new_message
+        await self._settle_abandoned_sends()
         try:
             unfinished = await asyncio.to_thread(self.store.unfinished, name, self._started_at)
         except SQLAlchemyError:
@@ -796,6 +797,25 @@ class ProviderInput(InputChannel, ABC):
                     continue
             delivery = AcceptedDelivery(item.inbound_id, item.message)
             await self.process(delivery, on_new_message, app, recovering=True)
+
+    async def _settle_abandoned_sends(self) -> None:
+        """Sends a dead process left `pending` are settled before any turn is replayed: the
+        replay skips what the shopper may have (`sent`, `unknown`) and sends what was not
+        carried out (`failed`)."""
+        name = self.name()
+        try:
+            abandoned = await asyncio.to_thread(self.store.abandoned_sends, name, self._started_at)
+        except SQLAlchemyError:
+            logger.exception("%s: could not look for sends left pending", name)
+            return
+        for send in abandoned:
+            try:
+                status = await self.sender.settle_abandoned(send)
+            except Exception:
+                logger.exception("%s: could not settle send #%d", name, send.outbound_id)
+                continue
+            logger.warning("%s: send #%d was left pending by a stopped process: now %s",
+                           name, send.outbound_id, status.value)  # fmt: skip
 
     async def deliver(
         self, external_id: str, message: OutboundMessage, *, inbound_id: int | None

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.channel_models import OutboundStatus
 from channels.core.messages import ProviderRequest, utc_now
-from channels.core.store import ChannelStore
+from channels.core.store import AbandonedSend, ChannelStore
 
 logger = logging.getLogger(__name__)
 
@@ -293,6 +293,28 @@ class Sender:
             self._store.outbound_unknown, outbound_id, str(error), count_attempt=attempt is not None
         )
         return SendResult(outbound_id, OutboundStatus.UNKNOWN)
+
+    async def settle_abandoned(self, send: AbandonedSend) -> OutboundStatus:
+        """A send left `pending` by a process that died during the request. Where the provider
+        can be asked it becomes `sent` (it was carried out) or `failed` (it was not, so the
+        turn's replay sends it again); elsewhere `unknown`, and it is not repeated."""
+        request = ProviderRequest(send.kind, send.content)
+        stopped = ProviderError(
+            "the process stopped during the request", retryable=False, outcome_unknown=True
+        )
+        if self._reconcile is None:
+            result = await self._unknown(send.outbound_id, send.external_id, None, stopped)
+            return result.status
+        found = await self._ask(send.outbound_id, send.external_id, request, send.created_at)
+        if found is not None:
+            return found.status
+        await asyncio.to_thread(
+            self._store.outbound_attempt_failed,
+            send.outbound_id,
+            "the process stopped before the provider carried it out",
+            final=True,
+        )
+        return OutboundStatus.FAILED
 
     async def record_blocked(
         self,

@@ -54,6 +54,15 @@ class AcceptedDelivery:
 
 
 @dataclass(frozen=True)
+class AbandonedSend:
+    outbound_id: int
+    external_id: str
+    kind: str
+    content: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class UnfinishedDelivery:
     inbound_id: int
     status: InboundStatus
@@ -266,6 +275,25 @@ class ChannelStore:
         ).scalar_one_or_none()
 
     # ------------------------------------------------------------------ outbound
+
+    def abandoned_sends(self, channel: str, before: datetime) -> list[AbandonedSend]:
+        """Sends still `pending` that were recorded before `before` (this process's start):
+        the process that made them died during the request, so whether the shopper got them
+        is unknown until someone asks."""
+        with self._database.session() as session:
+            rows = session.execute(
+                select(ChannelOutbound)
+                .where(
+                    ChannelOutbound.channel == channel,
+                    ChannelOutbound.status == OutboundStatus.PENDING,
+                    ChannelOutbound.created_at < before,
+                )
+                .order_by(ChannelOutbound.id)
+            ).scalars()
+            return [
+                AbandonedSend(row.id, row.external_id, row.kind, dict(row.content), row.created_at)
+                for row in rows
+            ]
 
     def new_outbound(
         self,

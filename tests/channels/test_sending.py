@@ -299,3 +299,33 @@ def test_telegram_network_errors_are_told_apart() -> None:
     assert not any(e.outcome_unknown for e in (pool, refused, limited, bad_gateway))
     assert (limited.status, limited.retry_after) == (429, 4.0)
     assert all(e.retryable for e in (read, pool, refused, dropped, limited, bad_gateway))
+
+
+# ------------------------------------------------------------------ sends a dead process left
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        (["SMfound"], "sent"),  # the provider carried it out: the replay skips it
+        ([], "failed"),  # it did not: the replay sends it again
+        (ProviderError("Twilio is down", retryable=True), "unknown"),  # cannot tell
+        (None, "unknown"),  # the provider cannot be asked at all (Telegram, Messenger)
+    ],
+)
+def test_a_send_left_pending_by_a_dead_process_is_settled(
+    channel_database: Database, answer: Any, status: str
+) -> None:
+    store = ChannelStore(channel_database)
+    left = store.new_outbound("whatsapp", "+14155550123", REQUEST.kind, REQUEST.params,
+                              inbound_id=None)  # fmt: skip
+    reconcile = None if answer is None else ScriptedReconcile(answer)
+    sender = Sender("whatsapp", store, ScriptedProvider(), RetryPolicy(), reconcile=reconcile)
+    [abandoned] = store.abandoned_sends("whatsapp", datetime.now(UTC))
+    assert abandoned.outbound_id == left
+
+    assert asyncio.run(sender.settle_abandoned(abandoned)) == status
+    with channel_database.session() as session:
+        row = session.get(ChannelOutbound, left)
+        assert row is not None and row.status == status
+    assert store.abandoned_sends("whatsapp", datetime.now(UTC)) == []
