@@ -11,6 +11,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,10 +148,6 @@ def rasa_stack(
     fake_slack: FakeSlack,
     json_api_secret: str,
 ) -> Iterator[RunningStack]:
-    from bot.cli import prepare_store
-    from bot.processes.stack import stack_specs
-    from bot.processes.supervisor import Supervisor
-
     workdir = tmp_path_factory.mktemp("stack")
     rasa_port = free_port()
     settings = replace(
@@ -169,6 +166,18 @@ def rasa_stack(
     # The handoff: Slack is the fake (signing secret from Slack's published test vector),
     # agents are always on duty, and Rasa's event broker writes into the workdir.
     settings = fake_slack.configure(settings, workdir, agents=frozenset(SLACK_AGENTS))
+    with running_stack(settings, workdir) as stack:
+        yield stack
+
+
+@contextmanager
+def running_stack(settings: Settings, workdir: Path) -> Iterator[RunningStack]:
+    """The store prepared and the three processes started and healthy under a supervisor,
+    exactly as `relaydesk run` starts them; all stopped on exit."""
+    from bot.cli import prepare_store
+    from bot.processes.stack import stack_specs
+    from bot.processes.supervisor import Supervisor
+
     prepare_store(settings)
     log_dir = workdir / "logs"
     with open(workdir / "supervisor.log", "w") as output:

@@ -34,7 +34,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache, partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import ActiveLoop, Event, SlotSet, UserUttered
@@ -330,6 +330,33 @@ def _request_key(kind: str, params: Any) -> str:
     return json.dumps([kind, params], sort_keys=True, default=str)
 
 
+class WebhookChannel(Protocol):
+    def name(self) -> str: ...
+
+    def missing_settings(self) -> list[str]: ...
+
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse: ...
+
+
+def webhook_blueprint(channel: WebhookChannel, on_new_message: OnNewMessage) -> Blueprint:
+    """The routes every relaydesk connector has: `GET /` says whether it is configured (and
+    which variables are missing), `POST /webhook` hands the request to `channel.receive`."""
+    blueprint = Blueprint(f"{channel.name()}_webhook", __name__)
+
+    @blueprint.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        missing = channel.missing_settings()
+        if missing:
+            return response.json({"status": "unconfigured", "missing": missing})
+        return response.json({"status": "ok"})
+
+    @blueprint.route("/webhook", methods=["POST"])
+    async def webhook(request: Request) -> HTTPResponse:
+        return await channel.receive(request, on_new_message)
+
+    return blueprint
+
+
 class ProviderInput(InputChannel, ABC):
     """Base of the WhatsApp, Messenger and Telegram input channels."""
 
@@ -410,19 +437,7 @@ class ProviderInput(InputChannel, ABC):
         return None if self.missing_settings() else self.output_channel(None)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        name = self.name()
-        blueprint = Blueprint(f"{name}_webhook", __name__)
-
-        @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            missing = self.missing_settings()
-            if missing:
-                return response.json({"status": "unconfigured", "missing": missing})
-            return response.json({"status": "ok"})
-
-        @blueprint.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.receive(request, on_new_message)
+        blueprint = webhook_blueprint(self, on_new_message)
 
         @blueprint.listener("after_server_start")
         async def recover(app: Any, _loop: Any) -> None:

@@ -34,6 +34,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.core.channel import webhook_blueprint
 from channels.core.inbound_text import screen_text
 from channels.core.messages import PayloadError
 from channels.jsonapi.parsing import Forbidden, authorized, parse_request
@@ -80,20 +81,7 @@ class JsonApiInput(InputChannel):
         return [] if self.secret else [SECRET_VARIABLE]
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        blueprint = Blueprint(f"{self.name()}_webhook", __name__)
-
-        @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            missing = self.missing_settings()
-            if missing:
-                return response.json({"status": "unconfigured", "missing": missing})
-            return response.json({"status": "ok"})
-
-        @blueprint.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.receive(request, on_new_message)
-
-        return blueprint
+        return webhook_blueprint(self, on_new_message)
 
     async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
         name = self.name()

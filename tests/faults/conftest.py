@@ -9,7 +9,6 @@ test every process must answer its health check; a test that left one down gets 
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ import pytest
 from bot.processes.supervisor import is_healthy
 from bot.settings import Settings
 from bot.store.database import Database
-from tests.conftest import SLACK_AGENTS, RunningStack, free_port
+from tests.conftest import SLACK_AGENTS, RunningStack, free_port, running_stack
 from tests.faults.helpers import RESULTS, FaultyProviders, eventually, spec_of, wait_healthy
 from tests.handoff.fake_slack import FakeSlack
 
@@ -52,10 +51,6 @@ class FaultStack:
 def fault_stack(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultStack]:
-    from bot.cli import prepare_store
-    from bot.processes.stack import stack_specs
-    from bot.processes.supervisor import Supervisor
-
     workdir = tmp_path_factory.mktemp("faults")
     rasa_port = free_port()
     with FaultyProviders() as providers, FakeSlack(users=SLACK_AGENTS) as slack:
@@ -71,27 +66,12 @@ def fault_stack(
         )
         settings = providers.configure(settings)
         settings = slack.configure(settings, workdir, agents=frozenset(SLACK_AGENTS))
-        prepare_store(settings)
-        log_dir = workdir / "logs"
-        with open(workdir / "supervisor.log", "w") as output:
-            supervisor = Supervisor(stack_specs(settings), output=output, log_dir=str(log_dir))
-            supervisor.start()
-            try:
-                supervisor.wait_until_ready()
-            except Exception:
-                supervisor.stop()
-                output.flush()
-                sys.stderr.write((workdir / "supervisor.log").read_text()[-8000:])
-                raise
+        with running_stack(settings, workdir) as stack:
             store = Database(settings.database_url)
             try:
-                yield FaultStack(
-                    RunningStack(settings=settings, log_dir=log_dir, supervisor=supervisor),
-                    providers, slack, store, workdir,
-                )  # fmt: skip
+                yield FaultStack(stack, providers, slack, store, workdir)
             finally:
                 store.dispose()
-                supervisor.stop()
 
 
 @pytest.fixture
