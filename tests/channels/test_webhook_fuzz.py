@@ -42,6 +42,7 @@ from channels.whatsapp import parsing as whatsapp
 from tests.channels.conftest import Harness
 from tests.channels.drivers import Delivery
 from tests.channels.fake_providers import FakeCredentials
+from tests.json_paths import at, containers
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -78,33 +79,17 @@ FORM_TEXT = st.text(max_size=20) | st.sampled_from(
 )  # fmt: skip
 
 
-def _containers(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Paths of the dicts and lists inside `value` (the root included), down to depth 8 (a
-    nesting mutation may have made it deeper than any recursion allows)."""
-    if isinstance(value, dict | list) and len(path) <= 8:
-        yield path
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, child in items:
-            yield from _containers(child, (*path, key))
-
-
-def _at(value: Any, path: tuple[Any, ...]) -> Any:
-    for key in path:
-        value = value[key]
-    return value
-
-
 @st.composite
 def mutated(draw: st.DrawFn, templates: list[Any], keys: tuple[str, ...]) -> Any:
     """A provider sample with a few fields dropped, replaced or added with any value; fields
     the parsers read (`keys`) are the likeliest to be dropped or replaced."""
     document = copy.deepcopy(draw(st.sampled_from(templates)))
     for _ in range(draw(st.integers(0, 4))):
-        paths = list(_containers(document))
+        paths = list(containers(document, max_depth=8))
         read = [
             (path, key)
             for path in paths
-            if isinstance(container := _at(document, path), dict)
+            if isinstance(container := at(document, path), dict)
             for key in container
             if key in keys
         ]
@@ -112,13 +97,13 @@ def mutated(draw: st.DrawFn, templates: list[Any], keys: tuple[str, ...]) -> Any
                                        "replace read"]))  # fmt: skip
         if action.endswith(" read") and read:
             path, key = draw(st.sampled_from(read))
-            container = _at(document, path)
+            container = at(document, path)
             if action == "drop read":
                 del container[key]
             else:
                 container[key] = draw(JSON_VALUES)
             continue
-        container = _at(document, draw(st.sampled_from(paths)))
+        container = at(document, draw(st.sampled_from(paths)))
         existing = (
             list(container.keys()) if isinstance(container, dict) else list(range(len(container)))
         )

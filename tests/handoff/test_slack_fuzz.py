@@ -33,6 +33,7 @@ from tests.conftest import free_port
 from tests.handoff.conftest import AGENTS, RunningBridge
 from tests.handoff.fake_slack import FakeSlack
 from tests.handoff.slack_requests import FIXTURES, signed_headers, vector
+from tests.json_paths import at, containers
 
 SECRET = vector()["signing_secret"]
 JSON_TYPE = "application/json"
@@ -78,27 +79,12 @@ class Body:
     what: str
 
 
-def _containers(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Paths of every dict and list inside `value` (the root included)."""
-    if isinstance(value, dict | list):
-        yield path
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, child in items:
-            yield from _containers(child, (*path, key))
-
-
-def _at(value: Any, path: tuple[Any, ...]) -> Any:
-    for key in path:
-        value = value[key]
-    return value
-
-
 @st.composite
 def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
     """`base` with one to four changes: a field replaced, dropped or added (bolt's keys)."""
     body = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, 4))):
-        container = _at(body, draw(st.sampled_from(list(_containers(body)))))
+        container = at(body, draw(st.sampled_from(list(containers(body)))))
         choice = draw(st.sampled_from(["replace", "drop", "add"]))
         if isinstance(container, list):
             if not container or choice == "add":
