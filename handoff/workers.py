@@ -112,6 +112,16 @@ class OutboxWorker:
     def on_parked(self, delivery: Delivery) -> None:
         """Hook: tell someone a delivery was given up."""
 
+    async def _reached_channel(self, conversation: str, delivery_id: int) -> bool:
+        """Did an earlier attempt of this reply reach the shopper's channel? The provider
+        channels record each send (origin "handoff:<id>") before calling the provider, while
+        Rasa saves the bot event in the tracker only after its side effects, so a request cut
+        short in between (the bridge killed, the connection dropped) leaves only the former;
+        the web chat records no sends, so the tracker is asked as well."""
+        if await asyncio.to_thread(self._sends.sends, delivery_id):
+            return True
+        return await self.rasa.delivered(conversation, delivery_id)
+
     def on_delivered(self, delivery: Delivery) -> None:
         """Hook: the other side has taken a delivery."""
 
@@ -339,7 +349,8 @@ class ShopperWorker(OutboxWorker):
     ) -> None:
         super().__init__(outbox, tickets, max_backoff=max_backoff)
         self.rasa = rasa
-        self.follower = ReplyFollower(outbox, tickets, ReplySends(tickets.database))
+        self._sends = ReplySends(tickets.database)
+        self.follower = ReplyFollower(outbox, tickets, self._sends)
         self._slack_work = on_slack_work
         self._started_at = utc_now()
 
@@ -364,9 +375,9 @@ class ShopperWorker(OutboxWorker):
                 conversation = ticket.conversation_id
                 # An earlier attempt, in this process or in one that died before it could mark
                 # the row done (a kill -9 between Rasa's answer and the commit), may have got
-                # through: look in the tracker first. New rows of this process need no look.
+                # through: look first. New rows of this process need no look.
                 tried_before = delivery.attempts or delivery.created_at < self._started_at
-                if tried_before and await self.rasa.delivered(conversation, delivery.id):
+                if tried_before and await self._reached_channel(conversation, delivery.id):
                     return
                 metadata = {
                     "agent": payload.get("agent"),
@@ -385,6 +396,16 @@ class ShopperWorker(OutboxWorker):
             raise _Failure(str(error), transient=True) from error
         except RasaRejected as error:
             raise _Failure(str(error), transient=False) from error
+
+    async def _reached_channel(self, conversation: str, delivery_id: int) -> bool:
+        """Did an earlier attempt of this reply reach the shopper's channel? The provider
+        channels record each send (origin "handoff:<id>") before calling the provider, while
+        Rasa saves the bot event in the tracker only after its side effects, so a request cut
+        short in between (the bridge killed, the connection dropped) leaves only the former;
+        the web chat records no sends, so the tracker is asked as well."""
+        if await asyncio.to_thread(self._sends.sends, delivery_id):
+            return True
+        return await self.rasa.delivered(conversation, delivery_id)
 
     def on_delivered(self, delivery: Delivery) -> None:
         # Rasa took it: from here on, what the shopper's channel says is what counts.

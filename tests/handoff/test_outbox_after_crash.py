@@ -10,6 +10,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.store.database import Database
+from channels.core.store import ChannelStore
 from handoff.outbox import Outbox
 from handoff.rasa_client import RasaClient
 from handoff.tickets import Agent, TicketStore
@@ -70,3 +71,21 @@ def test_a_reply_queued_while_this_bridge_runs_is_sent_once(
     run_one_round(handoff_settings, database, tickets)
     texts = [text for _, text, _ in rasa.said]
     assert [text for text in texts if text.startswith("Hello")] == ["Hello\n— Kim"], texts
+
+
+def test_a_reply_the_channel_was_sending_when_rasa_was_cut_short_is_not_sent_again(
+    handoff_settings: Settings, database: Database, tickets: TicketStore, rasa: FakeRasa
+) -> None:
+    """Rasa saves the bot event only after its side effects: a request cut short in between
+    leaves the channel's send (origin handoff:<id>) but nothing in the tracker."""
+    ticket = open_ticket(tickets, "whatsapp:+14155550199", channel="whatsapp")
+    outcome = tickets.reply(ticket.id, Agent("cli:kim", "Kim Lee"), "Tracking: 1Z999", via="cli")
+    delivery = outcome.shopper_delivery_id
+    assert delivery is not None
+    ChannelStore(database).new_outbound(
+        "whatsapp", "+14155550199", "text", {"body": "Tracking: 1Z999\n— Kim"},
+        inbound_id=None, origin=f"handoff:{delivery}",
+    )  # fmt: skip
+    run_one_round(handoff_settings, database, tickets)
+    texts = [text for _, text, _ in rasa.said]
+    assert not [text for text in texts if text.startswith("Tracking")], texts
