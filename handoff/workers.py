@@ -112,16 +112,6 @@ class OutboxWorker:
     def on_parked(self, delivery: Delivery) -> None:
         """Hook: tell someone a delivery was given up."""
 
-    async def _reached_channel(self, conversation: str, delivery_id: int) -> bool:
-        """Did an earlier attempt of this reply reach the shopper's channel? The provider
-        channels record each send (origin "handoff:<id>") before calling the provider, while
-        Rasa saves the bot event in the tracker only after its side effects, so a request cut
-        short in between (the bridge killed, the connection dropped) leaves only the former;
-        the web chat records no sends, so the tracker is asked as well."""
-        if await asyncio.to_thread(self._sends.sends, delivery_id):
-            return True
-        return await self.rasa.delivered(conversation, delivery_id)
-
     def on_delivered(self, delivery: Delivery) -> None:
         """Hook: the other side has taken a delivery."""
 
