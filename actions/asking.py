@@ -14,7 +14,7 @@ from actions.order_forms import verified_order_number
 from actions.returns_support import return_summary
 from actions.services import UsesServices
 from actions.verification import VERIFIED_CUSTOMER_SLOT
-from bot.store.views import OrderView
+from bot.domain.views import OrderView
 
 # Which orders a verified shopper is most likely asking about, per flow.
 _ORDER_FILTERS = {

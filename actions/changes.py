@@ -16,8 +16,8 @@ from actions.services import UsesServices
 from actions.verification import OrderVerifier
 from bot.domain.addresses import parse_address
 from bot.domain.order_changes import ChangeRefusal
+from bot.domain.views import OrderView
 from bot.store.order_commands import NewAddress, OrderChangeConflict
-from bot.store.views import OrderView
 
 logger = logging.getLogger(__name__)
 

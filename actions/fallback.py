@@ -1,9 +1,10 @@
 """What the assistant does when NLU is unsure (the `nlu_fallback` intent): it rephrases the
 help menu so the shopper can try again.
 
-Repeated fallbacks are the escalation policy's call (bot/domain/escalation.py, reason
+Repeated fallbacks are the escalation policy's call (handoff/domain/escalation.py, reason
 `low_confidence`, ESCALATE_LOW_CONFIDENCE_TURNS, default 2 in a row): when it decides to hand
-off, handoff/gate_policy.py runs `action_handoff` in place of this action (docs/handoff.md).
+off, bot/rasa_plugins/handoff_gate.py runs `action_handoff` in place of this action
+(docs/handoff.md).
 """
 
 from __future__ import annotations

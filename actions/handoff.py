@@ -2,7 +2,8 @@
 
 - `action_assess_escalation` runs on every shopper message (a custom slot mapping of
   `handoff_decision`): it asks the pure `EscalationPolicy` and stores its decision; the
-  `HandoffGatePolicy` (handoff/gate_policy.py) then runs `action_handoff` in that same turn.
+  `HandoffGatePolicy` (bot/rasa_plugins/handoff_gate.py) then runs `action_handoff` in that
+  same turn.
 - `action_handoff` opens (or reopens) the ticket, tells the shopper honestly what happens next
   and pauses the bot; the bridge posts the card and relays messages from then on.
 - `action_handoff_closed` is run by the bridge (Rasa's HTTP API) when an agent resolves or
@@ -33,23 +34,23 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.services import Services, default_services
-from bot.domain.escalation import EscalationDecision, EscalationPolicy, EscalationThresholds
-from bot.domain.handoff_csat import SKIPPED, parse_rating
-from bot.domain.handoff_hours import BusinessHours
-from bot.domain.handoff_messages import QueueState, acknowledgement, first_name
-from bot.domain.handoff_ticket import TicketStatus
-from bot.domain.handoff_transcript import transcript_lines
 from bot.domain.store_policy import StorePolicy
 from bot.settings import HandoffSettings
 from bot.store.database import Database
-from handoff.signals import (
+from handoff.action_server.signals import (
     KnownShopper,
     card_context,
     escalation_signals,
     free_text_slots,
     known_shopper,
 )
-from handoff.tickets import Opening, TicketRequest, TicketStore
+from handoff.domain.csat import SKIPPED, parse_rating
+from handoff.domain.escalation import EscalationDecision, EscalationPolicy, EscalationThresholds
+from handoff.domain.hours import BusinessHours
+from handoff.domain.messages import QueueState, acknowledgement, first_name
+from handoff.domain.ticket import TicketStatus
+from handoff.domain.transcript import transcript_lines
+from handoff.store.tickets import Opening, TicketRequest, TicketStore
 
 logger = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from actions.handoff import DECISION_SLOT, HANDOFF_ACTION
 from actions.services import UsesServices
 from actions.verification import LOCKED_SLOT, VERIFIED_ORDERS_SLOT, OrderVerifier
 from bot.domain.contacts import Contact, ContactKind, parse_contact, parse_postcode
-from bot.domain.escalation import EscalationDecision, Reason
 from bot.domain.order_numbers import normalise_order_number
 from bot.domain.verification import Detail, Proof, VerificationOutcome, missing_detail
-from bot.store.views import OrderView
+from bot.domain.views import OrderView
+from handoff.domain.escalation import EscalationDecision, Reason
 
 logger = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from actions.returns_support import (
     parse_reason,
 )
 from bot.domain.business_days import add_business_days
-from bot.domain.escalation import EscalationDecision, Reason
 from bot.domain.order_status import friendly_date
 from bot.domain.returns import IneligibleReason, ReturnOutcome
+from bot.domain.views import OrderView
 from bot.store.order_commands import Attachment
-from bot.store.views import OrderView
+from handoff.domain.escalation import EscalationDecision, Reason
 
 RETURN_SLOTS = ("return_item", "return_reason", "return_condition", "return_photo")
 SKIPPED_PHOTO = "skipped"

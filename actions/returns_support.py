@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 
 from actions.services import Services
 from bot.domain.returns import ReturnCase, ReturnDecision, ReturnItem
-from bot.store.views import OrderLineView, OrderView
+from bot.domain.views import OrderLineView, OrderView
 
 # Words shoppers use → the store's return reasons / item conditions. Order matters: the first
 # matching pattern wins, so specific phrases come before general ones.

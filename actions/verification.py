@@ -28,9 +28,9 @@ from bot.domain.verification import (
     attempt_keys,
     proven_by_channel,
 )
+from bot.domain.views import OrderView
 from bot.store.identifiers import normalise_phone
 from bot.store.verification_attempts import Reservation
-from bot.store.views import OrderView
 
 logger = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ _DIET0 = {
 
 _CHAR24 = [*_FEATURES[:3], {**_FEATURES[3], "max_ngram": 4}]
 
-_ENCODER = {"name": "bot.nlu_components.sentence_encoder.SentenceEncoderFeaturizer"}
+_ENCODER = {"name": "bot.rasa_plugins.sentence_encoder.SentenceEncoderFeaturizer"}
 _LR = {"name": "LogisticRegressionClassifier", "max_iter": 200}
 
 #: name -> (pipeline or None for config.yml's, include the generated typo file?)
@@ -74,7 +74,7 @@ CANDIDATES: dict[str, tuple[list[dict] | None, bool]] = {
     "diet0-no-typos": ([*_FEATURES, _DIET0, *_TAIL], False),
     "diet0-e30": ([*_FEATURES, {**_DIET0, "epochs": 30}, *_TAIL], True),
     "diet0-char24": ([*_CHAR24, _DIET0, *_TAIL], True),
-    # + the pretrained sentence encoder (bot/nlu_components/sentence_encoder.py)
+    # + the pretrained sentence encoder (bot/rasa_plugins/sentence_encoder.py)
     "diet0-char24-enc": ([*_CHAR24, _ENCODER, _DIET0, *_TAIL], True),
     "lr-char24-enc": ([*_CHAR24, _ENCODER, _LR, *_TAIL], True),
     "lr-enc-only": ([*_FEATURES[:2], _ENCODER, _LR, *_TAIL], True),

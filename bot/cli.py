@@ -208,7 +208,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def cmd_bridge(_args: argparse.Namespace) -> int:
-    from handoff.bridge import serve
+    from handoff.bridge.app import serve
 
     serve(Settings.from_env())
     return 0

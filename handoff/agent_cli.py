@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.domain.handoff_delivery import (
+from bot.settings import Settings
+from bot.store.database import Database
+from handoff.domain.delivery import (
     RETRYABLE,
     Presentation,
     ReplyState,
@@ -24,13 +26,11 @@ from bot.domain.handoff_delivery import (
     presentation,
     reply_status,
 )
-from bot.domain.handoff_messages import AgentText, classify_agent_text
-from bot.domain.handoff_ticket import AgentAction, MessageDirection
-from bot.settings import Settings
-from bot.store.database import Database
-from handoff.outbox import Outbox
-from handoff.receipts import ReplySends
-from handoff.tickets import Agent, Outcome, ReplyRecord, TicketStore, TicketView
+from handoff.domain.messages import AgentText, classify_agent_text
+from handoff.domain.ticket import AgentAction, MessageDirection
+from handoff.store.outbox import Outbox
+from handoff.store.receipts import ReplySends
+from handoff.store.tickets import Agent, Outcome, ReplyRecord, TicketStore, TicketView
 
 Print = Callable[[str], None]
 HEADER = "ticket prio status      route     channel       age  agent            why"

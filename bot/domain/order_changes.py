@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.store.views import OrderView
+from bot.domain.views import OrderView
 
 # Order states in which nothing has left (or is leaving) the warehouse yet.
 _OPEN_STATES = frozenset({"processing", "paid"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.store.views import OrderView, ShipmentView
+from bot.domain.views import OrderView, ShipmentView
 
 # Shipment states in which the shopper deserves an apology and the offer of a person.
 PROBLEM_SHIPMENT_STATES = frozenset({"delayed", "exception", "lost"})

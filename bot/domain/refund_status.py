@@ -7,7 +7,7 @@ from datetime import date
 
 from bot.domain.business_days import add_business_days
 from bot.domain.order_status import friendly_date
-from bot.store.views import OrderView, RefundView
+from bot.domain.views import OrderView, RefundView
 
 _METHOD_WORDS = {"original_payment": "your original payment method", "store_credit": "store credit"}
 _OPEN_RETURN_STATES = frozenset({"requested", "approved", "received"})

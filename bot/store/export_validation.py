@@ -20,7 +20,7 @@ from typing import Any
 from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from bot.store.vocabulary import OrderStatus, RefundStatus, ShipmentStatus
+from bot.domain.vocabulary import OrderStatus, RefundStatus, ShipmentStatus
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "export_schema.json"
 

@@ -1,4 +1,4 @@
-"""Turns ORM rows into the frozen views of `bot.store.views`.
+"""Turns ORM rows into the frozen views of `bot.domain.views`.
 
 Callers must have eager-loaded what they pass in (see `ORDER_LOADING` in the repository);
 otherwise each relationship access here is a lazy query.
@@ -6,16 +6,7 @@ otherwise each relationship access here is a lazy query.
 
 from __future__ import annotations
 
-from bot.store.models import (
-    Customer,
-    Order,
-    OrderLine,
-    Refund,
-    ReturnRequest,
-    Shipment,
-    TrackingEvent,
-)
-from bot.store.views import (
+from bot.domain.views import (
     AddressView,
     CustomerView,
     OrderLineView,
@@ -25,6 +16,15 @@ from bot.store.views import (
     ReturnRequestView,
     ShipmentView,
     TrackingEventView,
+)
+from bot.store.models import (
+    Customer,
+    Order,
+    OrderLine,
+    Refund,
+    ReturnRequest,
+    Shipment,
+    TrackingEvent,
 )
 
 

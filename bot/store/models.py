@@ -1,7 +1,7 @@
 """ORM models of the shop data relaydesk answers questions about.
 
 Only `bot.store` touches these classes; everything else gets the frozen views from
-`bot.store.views`. Column comments in docs/store.md; vocabularies in `bot.store.vocabulary`.
+`bot.domain.views`. Column comments in docs/store.md; vocabularies in `bot.domain.vocabulary`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, declarative_base, relationship, validates
 
-from bot.store.column_types import Money, UTCDateTime, vocabulary
-from bot.store.identifiers import normalise_email, require_e164, require_order_number
-from bot.store.vocabulary import (
+from bot.domain.vocabulary import (
     FulfilmentStatus,
     ItemCondition,
     OrderStatus,
@@ -34,6 +32,8 @@ from bot.store.vocabulary import (
     ReturnStatus,
     ShipmentStatus,
 )
+from bot.store.column_types import Money, UTCDateTime, vocabulary
+from bot.store.identifiers import normalise_email, require_e164, require_order_number
 
 # Deterministic constraint names, so migrations can refer to them on every database.
 NAMING_CONVENTION = {

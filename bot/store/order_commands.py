@@ -16,13 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.store.database import Database
-from bot.store.mapping import order_view
-from bot.store.models import Order, OrderLine, Refund, ReturnLine, ReturnRequest
-from bot.store.repository import ORDER_LOADING
-from bot.store.return_attachments import ReturnAttachment
-from bot.store.views import OrderView
-from bot.store.vocabulary import (
+from bot.domain.views import OrderView
+from bot.domain.vocabulary import (
     FulfilmentStatus,
     ItemCondition,
     OrderStatus,
@@ -31,6 +26,11 @@ from bot.store.vocabulary import (
     ReturnReason,
     ReturnStatus,
 )
+from bot.store.database import Database
+from bot.store.mapping import order_view
+from bot.store.models import Order, OrderLine, Refund, ReturnLine, ReturnRequest
+from bot.store.repository import ORDER_LOADING
+from bot.store.return_attachments import ReturnAttachment
 
 
 class OrderChangeConflict(RuntimeError):

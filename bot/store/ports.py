@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.store.views import CustomerView, OrderView
+from bot.domain.views import CustomerView, OrderView
 
 
 class StorePort(Protocol):

@@ -9,6 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from bot.domain.views import CustomerView, OrderView
 from bot.store.database import Database
 from bot.store.errors import UnknownCustomerError
 from bot.store.identifiers import normalise_channel, normalise_email, normalise_phone
@@ -24,7 +25,6 @@ from bot.store.models import (
     ReturnRequest,
     Shipment,
 )
-from bot.store.views import CustomerView, OrderView
 
 # Everything `order_view` touches, fetched in a fixed handful of queries instead of one per row.
 ORDER_LOADING = (

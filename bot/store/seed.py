@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from bot.domain.vocabulary import ShipmentStatus
 from bot.store.database import Database
 from bot.store.errors import StoreExportError
 from bot.store.export_validation import validate_export
@@ -37,7 +38,6 @@ from bot.store.models import (
     Shipment,
     TrackingEvent,
 )
-from bot.store.vocabulary import ShipmentStatus
 
 __all__ = ["TABLES", "SeedReport", "StoreExportError", "load_export"]
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.store.channel_models import ChannelInbound, ChannelOutbound
 from bot.store.database import Database
-from handoff.rasa_client import _path
+from handoff.bridge.rasa_client import _path
 from tests.channels.conftest import CHANNELS, eventually
 from tests.channels.drivers import drivers
 from tests.channels.fake_providers import FakeProviders
@@ -57,7 +57,7 @@ def test_bridged_agent_reply_is_recorded_with_its_origin(
     eventually(finished, timeout=60)
     delivery_id = next(_delivery_ids)
 
-    # What the bridge does (handoff/rasa_client.py RasaClient.say).
+    # What the bridge does (handoff/bridge/rasa_client.py RasaClient.say).
     answer = requests.post(
         f"{rasa_stack.rasa_url}/conversations/{_path(f'{channel}:{sender}')}/tracker/events",
         params={

@@ -270,7 +270,7 @@ def outbound_rows(store: Database, channel: str, shoppers: Iterable[str]) -> lis
 
 def handoff_outbox(store: Database, ticket_id: int, kind: str) -> dict[str, int]:
     """Status counts of one ticket's handoff_outbox rows of `kind` ("say", "thread", ...)."""
-    from bot.store.handoff_models import HandoffDelivery
+    from handoff.store.models import HandoffDelivery
 
     with store.session() as session:
         rows = session.execute(

@@ -13,13 +13,13 @@ import pytest
 import requests
 from aiohttp import web
 
-from bot.domain.escalation import EscalationDecision, Priority, Reason, Route
-from bot.domain.handoff_transcript import Line
 from bot.settings import Settings
 from bot.store.database import Database
 from bot.store.seed import load_export
-from handoff.bridge import Bridge
-from handoff.tickets import TicketRequest, TicketStore, TicketView
+from handoff.bridge.app import Bridge
+from handoff.domain.escalation import EscalationDecision, Priority, Reason, Route
+from handoff.domain.transcript import Line
+from handoff.store.tickets import TicketRequest, TicketStore, TicketView
 from tests.conftest import free_port
 from tests.handoff.fake_slack import FakeSlack
 

@@ -12,7 +12,7 @@ from typing import Any
 import socketio
 
 from bot.store.database import Database
-from handoff.tickets import TicketStore, TicketView
+from handoff.store.tickets import TicketStore, TicketView
 from tests.handoff.fake_slack import FakeSlack
 
 

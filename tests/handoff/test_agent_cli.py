@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import main
-from bot.domain.handoff_ticket import Destination, TicketStatus
 from bot.store.database import Database
-from handoff.outbox import Outbox
-from handoff.tickets import TicketStore
+from handoff.domain.ticket import Destination, TicketStatus
+from handoff.store.outbox import Outbox
+from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import open_ticket
 
 

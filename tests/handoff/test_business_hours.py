@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.handoff_hours import BusinessHours, BusinessHoursError, describe_moment
+from handoff.domain.hours import BusinessHours, BusinessHoursError, describe_moment
 
 LA = ZoneInfo("America/Los_Angeles")
 HOURS = BusinessHours.parse("Mon-Fri 09:00-18:00; Sat 10:00-14:00", "America/Los_Angeles")

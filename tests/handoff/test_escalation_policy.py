@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.escalation import (
+from handoff.domain.escalation import (
     REQUESTED_ONLY,
     CustomerSignals,
     EscalationDecision,

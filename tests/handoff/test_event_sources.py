@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.future import create_engine
 
-from bot.domain.handoff_ticket import MessageDirection
 from bot.store.database import Database
-from handoff import file_watch
-from handoff.events import Cursors, RabbitSource, ShopperRelay, SqlBrokerSource
-from handoff.tickets import TicketStore
+from handoff.bridge import file_watch
+from handoff.bridge.events import Cursors, RabbitSource, ShopperRelay, SqlBrokerSource
+from handoff.domain.ticket import MessageDirection
+from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import open_ticket
 
 RABBIT = "amqp://guest:guest@127.0.0.1:5672/"
@@ -123,7 +123,7 @@ def test_rabbitmq_source_relays_each_message_once(database: Database) -> None:
     assert shopper_lines(tickets, ticket.id) == ["the jacket arrived torn", "via rabbit"]
 
 
-# -- waiting on the file instead of polling it (handoff/file_watch.py) ------------------------
+# -- waiting on the file instead of polling it (handoff/bridge/file_watch.py) ----------------
 def test_inotify_events_are_parsed() -> None:
     def record(mask: int, name: bytes, padded: int) -> bytes:
         return struct.pack("iIII", 1, mask, 0, padded) + name.ljust(padded, b"\0")

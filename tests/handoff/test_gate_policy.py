@@ -19,7 +19,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from handoff.gate_policy import HandoffGatePolicy
+from bot.rasa_plugins.handoff_gate import HandoffGatePolicy
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -20,14 +20,14 @@ from actions.handoff import (
     ValidateCsatForm,
 )
 from actions.services import Services
-from bot.domain.escalation import EscalationPolicy
-from bot.domain.handoff_hours import BusinessHours
-from bot.domain.handoff_ticket import AgentAction, TicketStatus
 from bot.domain.verification import VerificationPolicy
 from bot.settings import Settings
 from bot.store.database import Database
 from bot.store.repository import StoreRepository
-from handoff.tickets import Agent, TicketStore
+from handoff.domain.escalation import EscalationPolicy
+from handoff.domain.hours import BusinessHours
+from handoff.domain.ticket import AgentAction, TicketStatus
+from handoff.store.tickets import Agent, TicketStore
 
 MONDAY_NOON_LA = datetime(2026, 11, 16, 20, 0, tzinfo=UTC)
 SATURDAY_NIGHT_LA = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)

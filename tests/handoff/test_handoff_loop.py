@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.domain.handoff_ticket import TicketStatus
-from handoff.cards import CLAIM, RESOLVE
+from handoff.bridge.cards import CLAIM, RESOLVE
+from handoff.domain.ticket import TicketStatus
 from tests.conftest import SHARED, RunningStack
 from tests.handoff.fake_slack import FakeSlack
 from tests.handoff.shoppers import (

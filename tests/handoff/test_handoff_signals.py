@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from bot.domain.escalation import Turn
-from handoff.signals import (
+from handoff.action_server.signals import (
     free_text_slots,
     person_offered,
     sentiment,
     sentiment_label,
     shopper_turns,
 )
+from handoff.domain.escalation import Turn
 
 FB = "nlu_fallback"
 

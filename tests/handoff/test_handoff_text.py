@@ -8,17 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.escalation_text import Cue, cues
-from bot.domain.handoff_csat import SKIPPED, parse_rating
-from bot.domain.handoff_masking import mask_secrets
-from bot.domain.handoff_messages import (
+from handoff.domain.csat import SKIPPED, parse_rating
+from handoff.domain.escalation_text import Cue, cues
+from handoff.domain.masking import mask_secrets
+from handoff.domain.messages import (
     QueueState,
     acknowledgement,
     first_name,
     is_internal_note,
     signed,
 )
-from bot.domain.handoff_transcript import paginate, summarise, transcript_lines
+from handoff.domain.transcript import paginate, summarise, transcript_lines
 
 LA = ZoneInfo("America/Los_Angeles")
 

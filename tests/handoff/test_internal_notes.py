@@ -12,12 +12,12 @@ import time
 import pytest
 
 from bot.cli import main
-from bot.domain.handoff_messages import AgentText, classify_agent_text
-from bot.domain.handoff_ticket import MessageDirection, TicketStatus
 from bot.settings import Settings
 from bot.store.database import Database
-from handoff.cards import KEEP_HELD, NOTE, NOTE_FORM, NOTE_INPUT, SEND_HELD
-from handoff.tickets import TicketStore
+from handoff.bridge.cards import KEEP_HELD, NOTE, NOTE_FORM, NOTE_INPUT, SEND_HELD
+from handoff.domain.messages import AgentText, classify_agent_text
+from handoff.domain.ticket import MessageDirection, TicketStatus
+from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import RunningBridge, open_ticket
 from tests.handoff.fake_slack import FakeSlack
 from tests.handoff.slack_requests import (

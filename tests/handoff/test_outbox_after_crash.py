@@ -11,10 +11,10 @@ import pytest
 from bot.settings import Settings
 from bot.store.database import Database
 from channels.core.store import ChannelStore
-from handoff.outbox import Outbox
-from handoff.rasa_client import RasaClient
-from handoff.tickets import Agent, TicketStore
-from handoff.workers import ShopperWorker
+from handoff.bridge.rasa_client import RasaClient
+from handoff.bridge.workers import ShopperWorker
+from handoff.store.outbox import Outbox
+from handoff.store.tickets import Agent, TicketStore
 from tests.handoff.conftest import open_ticket
 from tests.handoff.fake_rasa import FakeRasa
 

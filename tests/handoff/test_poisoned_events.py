@@ -26,11 +26,9 @@ import pytest
 import requests
 from sqlalchemy.exc import OperationalError
 
-from bot.domain import handoff_transcript
-from bot.domain.handoff_masking import mask_secrets
 from bot.settings import Settings
 from bot.store.database import Database
-from handoff.events import (
+from handoff.bridge.events import (
     RELAY_TEXT_LIMIT,
     SQL_BROKER_CURSOR,
     Cursors,
@@ -38,7 +36,9 @@ from handoff.events import (
     SqlBrokerSource,
     skipped_events,
 )
-from handoff.tickets import TicketStore
+from handoff.domain import transcript as handoff_transcript
+from handoff.domain.masking import mask_secrets
+from handoff.store.tickets import TicketStore
 from tests.conftest import REPO_ROOT, free_port
 from tests.handoff.conftest import AGENTS, open_ticket
 from tests.handoff.fake_slack import FakeSlack
@@ -351,7 +351,7 @@ def test_rabbitmq_messages_that_raise_or_hang_are_skipped_and_acknowledged(
     database: Database,
 ) -> None:
     """RabbitSource's handling of one message (the consumer acks whatever this returns)."""
-    from handoff.events import RabbitSource, SkipLog, _Worker
+    from handoff.bridge.events import RabbitSource, SkipLog, _Worker
 
     tickets = TicketStore(database, slack_enabled=False)
     ticket = open_ticket(tickets, "shopper-1")

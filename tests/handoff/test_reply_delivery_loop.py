@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from bot.domain.handoff_delivery import origin_of
 from bot.store.channel_models import ChannelConversation
 from bot.store.database import Database
 from handoff.agent_cli import AgentConsole
-from handoff.outbox import Outbox
-from handoff.tickets import Agent, TicketStore
+from handoff.domain.delivery import origin_of
+from handoff.store.outbox import Outbox
+from handoff.store.tickets import Agent, TicketStore
 from tests.conftest import SHARED, RunningStack
 from tests.handoff.fake_slack import Call, FakeSlack
 from tests.handoff.shoppers import card_for, ticket_for, wait_for_thread

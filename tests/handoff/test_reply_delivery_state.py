@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from bot.domain.handoff_delivery import (
+from bot.settings import Settings
+from bot.store.channel_models import OutboundStatus
+from bot.store.database import Database
+from channels.core.store import ChannelStore
+from handoff.agent_cli import AgentConsole
+from handoff.bridge.cards import RETRY
+from handoff.bridge.workers import next_look
+from handoff.domain.delivery import (
     ChannelSend,
     ReplyState,
     ReplyStatus,
@@ -25,15 +32,8 @@ from bot.domain.handoff_delivery import (
     presentation,
     reply_status,
 )
-from bot.settings import Settings
-from bot.store.channel_models import OutboundStatus
-from bot.store.database import Database
-from channels.core.store import ChannelStore
-from handoff.agent_cli import AgentConsole
-from handoff.cards import RETRY
-from handoff.outbox import Outbox
-from handoff.tickets import Agent, TicketStore
-from handoff.workers import next_look
+from handoff.store.outbox import Outbox
+from handoff.store.tickets import Agent, TicketStore
 from tests.handoff.conftest import RunningBridge, open_ticket
 from tests.handoff.fake_rasa import FakeRasa
 from tests.handoff.fake_slack import FakeSlack
@@ -353,8 +353,8 @@ def test_an_idle_follower_asks_the_database_nothing(database: Database) -> None:
     """No busy polling: with nothing on its way the follower knows it has nothing to do."""
     from sqlalchemy import event
 
-    from handoff.receipts import ReplySends
-    from handoff.workers import ReplyFollower
+    from handoff.bridge.workers import ReplyFollower
+    from handoff.store.receipts import ReplySends
 
     tickets = TicketStore(database, slack_enabled=False)
     now = {"at": datetime.now(UTC)}
@@ -392,7 +392,7 @@ def test_the_worker_loop_wakes_for_a_due_follow_up_without_polling() -> None:
     reply due to be looked at is looked at on time, and an idle worker is not woken."""
     import asyncio
 
-    from handoff.workers import run_forever
+    from handoff.bridge.workers import run_forever
 
     class Worker:
         def __init__(self, due: float | None) -> None:

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.domain.escalation import Priority, Reason, Route
-from bot.domain.handoff_ticket import DeliveryStatus, Destination, MessageDirection, TicketStatus
-from bot.domain.handoff_transcript import transcript_lines
 from bot.settings import Settings
 from bot.store.database import Database
-from bot.store.handoff_models import HandoffDelivery
-from handoff.cards import CLAIM, HAND_BACK, RESOLVE
-from handoff.outbox import Outbox
-from handoff.tickets import TicketStore, TicketView
+from handoff.bridge.cards import CLAIM, HAND_BACK, RESOLVE
+from handoff.domain.escalation import Priority, Reason, Route
+from handoff.domain.ticket import DeliveryStatus, Destination, MessageDirection, TicketStatus
+from handoff.domain.transcript import transcript_lines
+from handoff.store.models import HandoffDelivery
+from handoff.store.outbox import Outbox
+from handoff.store.tickets import TicketStore, TicketView
 from tests.handoff.conftest import OUTSIDER, RunningBridge, open_ticket
 from tests.handoff.fake_slack import FakeSlack
 from tests.handoff.slack_requests import (
@@ -248,8 +248,8 @@ def test_restarted_bridge_delivers_what_was_queued_while_it_was_down(
 def test_sla_breach_re_alerts_in_the_priority_channel(
     handoff_settings: Settings, database: Database, fake_slack_api: FakeSlack
 ) -> None:
-    from bot.domain.handoff_hours import BusinessHours
-    from handoff.workers import SlaWatcher
+    from handoff.bridge.workers import SlaWatcher
+    from handoff.domain.hours import BusinessHours
 
     tickets = TicketStore(database, slack_enabled=True)
     ticket = open_ticket(tickets, reasons=(Reason.CHARGEBACK,), priority=Priority.P1,
@@ -278,7 +278,7 @@ def test_sla_breach_re_alerts_in_the_priority_channel(
 
 
 def _agent():  # type: ignore[no-untyped-def]
-    from handoff.tickets import Agent
+    from handoff.store.tickets import Agent
 
     return Agent("cli:maya", "Maya Lopez")
 

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from bot.settings import Settings
 from bot.store.database import Database
-from handoff.bridge import Bridge
+from handoff.bridge.app import Bridge
 from tests.conftest import free_port
 from tests.handoff.conftest import AGENTS, RunningBridge
 from tests.handoff.fake_slack import FakeSlack
@@ -42,7 +42,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MESSAGE_BODY = json.loads((FIXTURES / "bolt-python_events_api_message_body.json").read_text())
 BLOCK_ACTIONS = json.loads((FIXTURES / "bolt-python_block_actions_payload.json").read_text())
 SLASH_COMMAND = dict(parse_qsl(vector()["raw_body"], keep_blank_values=True))
-#: Our card's buttons (handoff/cards.py), so mutated clicks reach the real listener.
+#: Our card's buttons (handoff/bridge/cards.py), so mutated clicks reach the real listener.
 BLOCK_ACTIONS["actions"][0].update(action_id="handoff_claim", value="1")
 
 #: Keys slack-bolt reads while routing a request (request/internals.py, payload_utils.py).

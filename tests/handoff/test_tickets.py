@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.escalation import Priority, Reason, Route
-from bot.domain.handoff_ticket import AgentAction, Destination, MessageDirection, TicketStatus
-from bot.domain.handoff_transcript import Line
 from bot.store.database import Database
-from handoff.outbox import Outbox
-from handoff.tickets import Agent, TicketStore
+from handoff.domain.escalation import Priority, Reason, Route
+from handoff.domain.ticket import AgentAction, Destination, MessageDirection, TicketStatus
+from handoff.domain.transcript import Line
+from handoff.store.outbox import Outbox
+from handoff.store.tickets import Agent, TicketStore
 from tests.handoff.conftest import open_ticket
 
 MAYA = Agent("slack:W111", "Maya Lopez")

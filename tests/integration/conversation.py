@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.store.database import Database
-from bot.store.handoff_models import HandoffTicket
 from bot.store.repository import StoreRepository
+from handoff.store.models import HandoffTicket
 from tests.conftest import RunningStack
 
 

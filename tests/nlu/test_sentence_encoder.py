@@ -19,7 +19,7 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "minilm_reference.json"
 
 @pytest.fixture(scope="module")
 def encoder():  # type: ignore[no-untyped-def]
-    from bot.nlu_components.sentence_encoder import load_bundled_encoder
+    from bot.rasa_plugins.sentence_encoder import load_bundled_encoder
 
     return load_bundled_encoder()
 
@@ -77,7 +77,7 @@ def test_component_adds_one_sentence_feature_per_text_in_one_batch() -> None:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from bot.nlu_components.sentence_encoder import SentenceEncoderFeaturizer
+    from bot.rasa_plugins.sentence_encoder import SentenceEncoderFeaturizer
 
     fake = _FakeEncoder()
     component = SentenceEncoderFeaturizer(
@@ -107,7 +107,7 @@ def test_component_is_registered_and_shares_one_encoder() -> None:
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
 
-    from bot.nlu_components.sentence_encoder import SentenceEncoderFeaturizer
+    from bot.rasa_plugins.sentence_encoder import SentenceEncoderFeaturizer
 
     registered = DefaultV1Recipe._from_registry(SentenceEncoderFeaturizer.__name__)
     assert registered.clazz is SentenceEncoderFeaturizer
@@ -129,7 +129,7 @@ def test_component_scales_the_vectors_and_rejects_a_bad_scale() -> None:
     from rasa.shared.nlu.constants import TEXT
     from rasa.shared.nlu.training_data.message import Message
 
-    from bot.nlu_components.sentence_encoder import SentenceEncoderFeaturizer
+    from bot.rasa_plugins.sentence_encoder import SentenceEncoderFeaturizer
 
     config = {**SentenceEncoderFeaturizer.get_default_config(), "scale": 10.0}
     component = SentenceEncoderFeaturizer(config, "encoder", _FakeEncoder())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu_components.sentence_encoder import encodable
+from bot.rasa_plugins.sentence_encoder import encodable
 
 
 @pytest.mark.parametrize(

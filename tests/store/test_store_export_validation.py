@@ -9,11 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from bot.store.database import Database
-from bot.store.errors import StoreExportError
-from bot.store.export_validation import MONEY_PATTERN, export_schema, validate_export
-from bot.store.seed import load_export
-from bot.store.vocabulary import (
+from bot.domain.vocabulary import (
     FulfilmentStatus,
     ItemCondition,
     OrderStatus,
@@ -23,6 +19,10 @@ from bot.store.vocabulary import (
     ReturnStatus,
     ShipmentStatus,
 )
+from bot.store.database import Database
+from bot.store.errors import StoreExportError
+from bot.store.export_validation import MONEY_PATTERN, export_schema, validate_export
+from bot.store.seed import load_export
 
 Export = dict[str, Any]
 

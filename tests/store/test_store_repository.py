@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.views import CustomerView, OrderView
 from bot.store.database import Database
 from bot.store.errors import UnknownCustomerError
 from bot.store.models import ChannelIdentity
 from bot.store.ports import StorePort
 from bot.store.repository import StoreRepository
 from bot.store.seed import load_export
-from bot.store.views import CustomerView, OrderView
 
 REFERENCE_DATE = date(2026, 11, 20)
 

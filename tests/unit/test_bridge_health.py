@@ -9,7 +9,7 @@ import requests
 from aiohttp import web
 
 from bot.store.database import Database
-from handoff.bridge import BridgeHealth, build_app
+from handoff.bridge.app import BridgeHealth, build_app
 from tests.conftest import free_port
 
 

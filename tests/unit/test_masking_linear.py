@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain import handoff_masking
 from bot.domain.contacts import Contact, ContactKind, mask_email, mask_phone, parse_contact
-from bot.domain.handoff_masking import mask_secrets
+from handoff.domain import masking as handoff_masking
+from handoff.domain.masking import mask_secrets
 
 # -- the old implementation (until 2026-12), as the oracle ------------------------------------
 OLD_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.domain.order_status import OrderStatusDescriber, friendly_date
-from bot.store.views import (
+from bot.domain.views import (
     AddressView,
     CustomerView,
     OrderView,

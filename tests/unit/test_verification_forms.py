@@ -16,7 +16,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.order_forms import ActionAskContact
 from actions.orders import ValidateOrderStatusForm
 from actions.services import Services
-from bot.domain.escalation import EscalationDecision, Reason
 from bot.domain.verification import VerificationPolicy
 from bot.settings import Settings
 from bot.store.database import Database
@@ -24,6 +23,7 @@ from bot.store.repository import StoreRepository
 from bot.store.seed import load_export
 from bot.store.verification_attempts import VerificationAttemptStore
 from bot.store.verification_models import AttemptOutcome
+from handoff.domain.escalation import EscalationDecision, Reason
 
 DEMO = Path(__file__).resolve().parents[2] / "bot" / "store" / "demo_store.json"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

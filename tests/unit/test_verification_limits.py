@@ -8,15 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.contacts import Contact, ContactKind
-from bot.domain.escalation import (
-    PRIORITY_OF,
-    PROBLEM_REASONS,
-    REASON_LABELS,
-    REQUESTED_ONLY,
-    EscalationDecision,
-    Priority,
-    Reason,
-)
 from bot.domain.verification import (
     DEFAULT_LIMITS,
     AttemptKeys,
@@ -26,6 +17,15 @@ from bot.domain.verification import (
     Scope,
     attempt_keys,
     contact_digest,
+)
+from handoff.domain.escalation import (
+    PRIORITY_OF,
+    PROBLEM_REASONS,
+    REASON_LABELS,
+    REQUESTED_ONLY,
+    EscalationDecision,
+    Priority,
+    Reason,
 )
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -15,7 +15,6 @@ from sqlalchemy.engine import Connection
 # Model modules are imported for their tables: autogenerate and the schema tests compare the
 # database against Base.metadata.
 import bot.store.channel_models  # channels/, migration 0002_channels
-import bot.store.handoff_models  # handoff/, migration 0003_handoff
 import bot.store.return_attachments  # noqa: F401  (returns, migration 0003_return_attachments)
 from bot.store.database import Database
 from bot.store.models import Base

@@ -7,8 +7,8 @@ answers. So a crash, a Slack outage or a Rasa restart delays a message but never
 reorders it.
 
 An agent's reply is followed further once Rasa has taken it: `follow_at` says when the bridge
-looks at the shopper's channel again, `receipt` what the agent was last shown (handoff.workers
-`ReplyFollower`), until the reply is delivered, read, or certainly not coming.
+looks at the shopper's channel again, `receipt` what the agent was last shown (`ReplyFollower`
+in handoff/bridge/workers.py), until the reply is delivered, read, or certainly not coming.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.domain.handoff_delivery import ReplyState
-from bot.domain.handoff_ticket import DeliveryStatus, Destination
 from bot.store.database import Database
-from bot.store.handoff_models import HandoffDelivery
+from handoff.domain.delivery import ReplyState
+from handoff.domain.ticket import DeliveryStatus, Destination
+from handoff.store.models import HandoffDelivery
 
 
 def utc_now() -> datetime:

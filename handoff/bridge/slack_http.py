@@ -12,7 +12,7 @@ bytes that are not UTF-8 all end in a 500 (and Slack retries 500s). So this adap
    form) and checks the fields bolt and our listeners rely on, answering 400 with what is
    wrong ("malformed Slack request: ...");
 3. hands the request to bolt, which verifies it again and dispatches it; listeners still
-   `ack()` first (handoff/slack_app.py).
+   `ack()` first (handoff/bridge/slack_app.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 the bridge's position in Rasa's event stream.
 
 Everything a handoff needs to survive a restart of any process lives here (docs/handoff.md).
-Written and read only by `handoff.tickets` and `handoff.outbox`. Shares `Base` (naming
+Written and read only by `handoff.store.tickets` and `handoff.store.outbox`. Shares `Base` (naming
 convention, Alembic history) with the shop models; migrations 0003_handoff and
 0006_handoff_delivery_state.
 """
@@ -25,11 +25,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from bot.domain.escalation import Priority
-from bot.domain.handoff_delivery import ReplyState
-from bot.domain.handoff_ticket import DeliveryStatus, Destination, MessageDirection, TicketStatus
 from bot.store.column_types import UTCDateTime, vocabulary
 from bot.store.models import Base
+from handoff.domain.delivery import ReplyState
+from handoff.domain.escalation import Priority
+from handoff.domain.ticket import DeliveryStatus, Destination, MessageDirection, TicketStatus
 
 
 class HandoffTicket(Base):
@@ -49,7 +49,7 @@ class HandoffTicket(Base):
     channel: Mapped[str] = Column(String(32), nullable=False)
     status: Mapped[TicketStatus] = Column(vocabulary(TicketStatus, "status"), nullable=False)
     priority: Mapped[Priority] = Column(vocabulary(Priority, "priority"), nullable=False)
-    #: Queue the ticket belongs to (bot.domain.escalation.Route values; channels are config).
+    #: Queue the ticket belongs to (handoff.domain.escalation.Route values; channels are config).
     route: Mapped[str] = Column(String(32), nullable=False)
     #: Escalation reason codes, headline first.
     reasons: Mapped[list[str]] = Column(JSON, nullable=False)
@@ -126,7 +126,7 @@ class HandoffDelivery(Base):
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False)
     delivered_at: Mapped[datetime | None] = Column(UTCDateTime, nullable=True)
     #: An agent's reply only: the state the agent was last shown (Slack reactions), from
-    #: queued to delivered / withheld / failed (bot.domain.handoff_delivery); None otherwise.
+    #: queued to delivered / withheld / failed (handoff.domain.delivery); None otherwise.
     receipt: Mapped[ReplyState | None] = Column(vocabulary(ReplyState, "receipt"), nullable=True)
     #: When the bridge looks at the reply's channel sends again; None once its state is final.
     follow_at: Mapped[datetime | None] = Column(UTCDateTime, nullable=True, index=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.handoff_hours import describe_moment
+from handoff.domain.hours import describe_moment
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """From a Rasa conversation and the store to what the escalation policy and the ticket need.
 
 The adapter between rasa-sdk's `Tracker` (event dicts and slots) and the pure
-`bot.domain.escalation` dataclasses, plus the card context agents see (masked contact, VIP,
+`handoff.domain.escalation` dataclasses, plus the card context agents see (masked contact, VIP,
 orders with tracking, intent, sentiment, summary).
 """
 
@@ -17,10 +17,10 @@ from rasa_sdk import Tracker
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from bot.domain.contacts import mask_email, mask_phone, provider_id
-from bot.domain.escalation import CustomerSignals, EscalationSignals, OrderSignals, Turn
-from bot.domain.handoff_transcript import Line, summarise
+from bot.domain.views import CustomerView, OrderView
 from bot.store.ports import StorePort
-from bot.store.views import CustomerView, OrderView
+from handoff.domain.escalation import CustomerSignals, EscalationSignals, OrderSignals, Turn
+from handoff.domain.transcript import Line, summarise
 
 VERIFIED_CUSTOMER_SLOT = "verified_customer_id"
 VERIFIED_ORDERS_SLOT = "verified_order_numbers"
@@ -198,7 +198,7 @@ def _order_card(order: OrderView) -> dict[str, Any]:
 def card_context(
     tracker: Tracker, shopper: KnownShopper, signals: EscalationSignals, lines: Iterable[Line]
 ) -> dict[str, Any]:
-    """The JSON the ticket card is drawn from (handoff/cards.py)."""
+    """The JSON the ticket card is drawn from (handoff/bridge/cards.py)."""
     customer = shopper.customer
     return {
         "customer": {

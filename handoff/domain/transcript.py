@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.domain.handoff_masking import mask_secrets
+from handoff.domain.masking import mask_secrets
 
 Speaker = Literal["shopper", "bot", "agent"]
 #: Slack renders at most 3,000 characters per section block and 40,000 per message; pages stay

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.handoff_delivery import Presentation
-from bot.domain.handoff_ticket import TicketStatus
-from bot.domain.handoff_transcript import slack_escape
-from handoff.tickets import TicketView
+from handoff.domain.delivery import Presentation
+from handoff.domain.ticket import TicketStatus
+from handoff.domain.transcript import slack_escape
+from handoff.store.tickets import TicketView
 
 CLAIM, RESOLVE, HAND_BACK = "handoff_claim", "handoff_resolve", "handoff_hand_back"
 #: The card's *Add note* button, and the form (modal) it opens.

@@ -22,11 +22,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.domain.handoff_messages import AgentText, classify_agent_text
-from bot.domain.handoff_ticket import AgentAction
-from bot.domain.handoff_transcript import slack_to_plain
 from bot.settings import HandoffSettings
-from handoff.cards import (
+from handoff.bridge.cards import (
     CLAIM,
     HAND_BACK,
     KEEP_HELD,
@@ -39,8 +36,11 @@ from handoff.cards import (
     held_prompt,
     note_form,
 )
-from handoff.slack_gateway import SlackFailure, SlackGateway, classify
-from handoff.tickets import Agent, Outcome, TicketStore
+from handoff.bridge.slack_gateway import SlackFailure, SlackGateway, classify
+from handoff.domain.messages import AgentText, classify_agent_text
+from handoff.domain.ticket import AgentAction
+from handoff.domain.transcript import slack_to_plain
+from handoff.store.tickets import Agent, Outcome, TicketStore
 
 logger = logging.getLogger(__name__)
 

@@ -2,11 +2,11 @@
 
 One aiohttp server on 127.0.0.1 with
 - `/health`: store and Rasa reachability, for the run command and deployment probes, and how
-  many broker events were skipped as unhandleable (`skipped_events`, handoff/events.py);
+  many broker events were skipped as unhandleable (`skipped_events`, handoff/bridge/events.py);
 - `/slack/events`: the Slack app (events and interactivity), when Slack is configured;
 and background tasks:
 - the event source: shopper messages of handed-off conversations, from Rasa's event broker,
-  logged on their ticket (handoff/events.py; its reads and handling run on a worker thread);
+  logged on their ticket (handoff/bridge/events.py; its reads and handling run on a worker thread);
 - the Slack worker and the shopper worker: the outbox, delivered in order with retries;
 - the SLA watcher: re-alerts for tickets nobody has claimed in time.
 
@@ -29,10 +29,9 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.domain.handoff_hours import BusinessHours
 from bot.settings import Settings
 from bot.store.database import Database
-from handoff.events import (
+from handoff.bridge.events import (
     Cursors,
     RabbitSource,
     ShopperRelay,
@@ -40,14 +39,15 @@ from handoff.events import (
     SqlBrokerSource,
     skipped_events,
 )
-from handoff.file_watch import FileWatch, ThrottledCall, sqlite_files
-from handoff.outbox import Outbox
-from handoff.rasa_client import RasaClient
-from handoff.slack_app import AgentDesk, build_slack_app
-from handoff.slack_gateway import SlackGateway
-from handoff.slack_http import slack_handler
-from handoff.tickets import TicketStore
-from handoff.workers import ShopperWorker, SlackWorker, SlaWatcher, run_forever
+from handoff.bridge.file_watch import FileWatch, ThrottledCall, sqlite_files
+from handoff.bridge.rasa_client import RasaClient
+from handoff.bridge.slack_app import AgentDesk, build_slack_app
+from handoff.bridge.slack_gateway import SlackGateway
+from handoff.bridge.slack_http import slack_handler
+from handoff.bridge.workers import ShopperWorker, SlackWorker, SlaWatcher, run_forever
+from handoff.domain.hours import BusinessHours
+from handoff.store.outbox import Outbox
+from handoff.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class BridgeHealth:
     ) -> None:
         self._database = database
         self._rasa_url = rasa_url
-        #: Broker events the bridge gave up on (handoff/events.py), reported when given.
+        #: Broker events the bridge gave up on (handoff/bridge/events.py), reported when given.
         self._skipped = skipped
 
     def check(self) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def build_app(
     app = web.Application()
     app.router.add_get("/health", health_handler)
     if slack is not None:
-        # Signature first (401), then the body's shape (400), then bolt (handoff/slack_http.py).
+        # Signature first (401), then the body's shape (400), then bolt (bridge/slack_http.py).
         app.router.add_post("/slack/events", slack_handler(slack, signing_secret))
     return app
 

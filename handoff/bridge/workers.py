@@ -24,22 +24,22 @@ from typing import Any, Protocol, runtime_checkable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.handoff_delivery import (
+from bot.settings import HandoffSettings
+from handoff.bridge.cards import card_blocks, card_text, reply_notice
+from handoff.bridge.rasa_client import RasaClient, RasaRejected, RasaUnavailable
+from handoff.bridge.slack_gateway import SlackFailure, SlackGateway, classify
+from handoff.domain.delivery import (
     Presentation,
     ReplyState,
     ReplyStatus,
     presentation,
     reply_status,
 )
-from bot.domain.handoff_hours import BusinessHours, sla_deadline
-from bot.domain.handoff_ticket import Destination
-from bot.settings import HandoffSettings
-from handoff.cards import card_blocks, card_text, reply_notice
-from handoff.outbox import Delivery, FollowUp, Outbox
-from handoff.rasa_client import RasaClient, RasaRejected, RasaUnavailable
-from handoff.receipts import ReplySends
-from handoff.slack_gateway import SlackFailure, SlackGateway, classify
-from handoff.tickets import TicketStore, TicketView
+from handoff.domain.hours import BusinessHours, sla_deadline
+from handoff.domain.ticket import Destination
+from handoff.store.outbox import Delivery, FollowUp, Outbox
+from handoff.store.receipts import ReplySends
+from handoff.store.tickets import TicketStore, TicketView
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The one place that changes `handoff_tickets`. Each method is one transaction that updates the
 ticket, logs what happened (`handoff_messages`) and queues the deliveries it causes
-(`handoff.outbox`), so the action server, the bridge and the CLI all have the same effects.
+(`handoff.store.outbox`), so the action server, the bridge and the CLI all have the same effects.
 Agent actions are compare-and-set updates: a double click or a retried request finds the
 ticket already moved and changes nothing.
 """
@@ -20,10 +20,11 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.domain.escalation import REASON_LABELS, EscalationDecision, Reason
-from bot.domain.handoff_delivery import RETRYABLE, ReplyState, ReplyStatus, presentation
-from bot.domain.handoff_messages import first_name, joined_notice, signed
-from bot.domain.handoff_ticket import (
+from bot.store.database import Database
+from handoff.domain.delivery import RETRYABLE, ReplyState, ReplyStatus, presentation
+from handoff.domain.escalation import REASON_LABELS, EscalationDecision, Reason
+from handoff.domain.messages import first_name, joined_notice, signed
+from handoff.domain.ticket import (
     ALLOWED_FROM,
     CLOSED_BY,
     AgentAction,
@@ -32,10 +33,9 @@ from bot.domain.handoff_ticket import (
     MessageDirection,
     TicketStatus,
 )
-from bot.domain.handoff_transcript import Line, paginate, slack_escape
-from bot.store.database import Database
-from bot.store.handoff_models import HandoffDelivery, HandoffMessage, HandoffTicket
-from handoff.outbox import enqueue
+from handoff.domain.transcript import Line, paginate, slack_escape
+from handoff.store.models import HandoffDelivery, HandoffMessage, HandoffTicket
+from handoff.store.outbox import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -507,7 +507,7 @@ class TicketStore:
         remove: Sequence[str] = (),
     ) -> None:
         """Add a reaction to an agent's Slack message (`message`: channel and ts) and/or take
-        others off (a note: a memo; a reply's state: see bot.domain.handoff_delivery)."""
+        others off (a note: a memo; a reply's state: see handoff.domain.delivery)."""
         if self._slack:
             with self._database.session() as session:
                 self._to_slack(

@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from bot.domain.escalation_text import Cue, cues
+from handoff.domain.escalation_text import Cue, cues
 
 
 class Reason(StrEnum):

@@ -2,17 +2,17 @@
 recorded for it (`channel_outbound.origin = "handoff:<delivery id>"`, written by the Rasa
 process into the same store). The bridge's `ReplyFollower` and `relaydesk agent show` both
 read it here, so Slack and the terminal always say the same. The rules are pure
-(bot.domain.handoff_delivery); this module only fetches their input.
+(handoff.domain.delivery); this module only fetches their input.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain.handoff_delivery import ChannelSend, ReplyState, ReplyTrail, origin_of
-from bot.domain.handoff_ticket import DeliveryStatus
 from bot.store.database import Database
 from channels.core.store import ChannelStore
+from handoff.domain.delivery import ChannelSend, ReplyState, ReplyTrail, origin_of
+from handoff.domain.ticket import DeliveryStatus
 
 
 class ReplySends:

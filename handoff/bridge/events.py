@@ -5,7 +5,7 @@ message is logged, only the bot stays silent). The bridge reads that stream rath
 trackers:
 
 - default profile: Rasa's SQL event broker writes to a SQLite file (endpoints.yml); the bridge
-  reads new rows when the file changes (inotify, handoff/file_watch.py; a read every 2 s as
+  reads new rows when the file changes (inotify, handoff/bridge/file_watch.py; a read every 2 s as
   a safety net) and keeps its position in `handoff_cursors`, so a restart resumes where it
   stopped (rows are relayed at least once; the ticket log's unique keys drop repeats).
 - production profile: Rasa's pika broker fans events out to RabbitMQ queues; the bridge consumes
@@ -38,11 +38,11 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.future import create_engine
 from sqlalchemy.pool import SingletonThreadPool
 
-from bot.domain.handoff_transcript import is_shopper_message, shopper_text
 from bot.store.database import Database
-from bot.store.handoff_models import HandoffCursor
-from handoff.file_watch import WRITES_AND_CLOSES, FileWatch, sqlite_files
-from handoff.tickets import TicketStore
+from handoff.bridge.file_watch import WRITES_AND_CLOSES, FileWatch, sqlite_files
+from handoff.domain.transcript import is_shopper_message, shopper_text
+from handoff.store.models import HandoffCursor
+from handoff.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ examples, so a shopper who phrases a request in words we never wrote ("my parcel
 showed up") lands on the wrong intent or in fallback. A pretrained sentence encoder maps
 paraphrases close together whatever the words, which is what the classifier lacks. The
 encoder runs offline: it is shipped inside a PyPI wheel and computed with numpy
-(`bot.nlu_components.minilm`), nothing is downloaded at run time.
+(`bot.rasa_plugins.minilm`), nothing is downloaded at run time.
 
 The component adds one *sentence* feature (384 floats, unit length) to the text of every
 message, and no sequence features: with ``number_of_transformer_layers: 0`` and no entity
@@ -34,7 +34,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu_components.minilm import MiniLmSentenceEncoder, SentenceEncoder, bundled_model_dir
+from bot.rasa_plugins.minilm import MiniLmSentenceEncoder, SentenceEncoder, bundled_model_dir
 
 logger = logging.getLogger(__name__)
 

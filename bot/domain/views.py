@@ -2,7 +2,7 @@
 
 They carry no ORM state or session, so actions can keep, compare and serialise them freely.
 Collections are tuples (frozen all the way down); datetimes are timezone-aware UTC; amounts are
-`Decimal`s in the order's currency; statuses are the `StrEnum`s of `bot.store.vocabulary`.
+`Decimal`s in the order's currency; statuses are the `StrEnum`s of `bot.domain.vocabulary`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from bot.store.vocabulary import (
+from bot.domain.vocabulary import (
     FulfilmentStatus,
     ItemCondition,
     OrderStatus,

@@ -4,7 +4,7 @@
       └──────────resolve / hand back───────────────────▲          │
       ▲────────────────── the shopper escalates again ────────────┘ (reopen)
 
-Every transition is also written as a compare-and-set in SQL (handoff/tickets.py), so double
+Every transition is also written as a compare-and-set in SQL (handoff/store/tickets.py), so double
 clicks and Slack's retries find the ticket already moved and change nothing.
 """
 

@@ -1,1 +1,0 @@
-"""Custom Rasa NLU components of relaydesk (registered when `config.yml` names them)."""
