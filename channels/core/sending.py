@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.backoff import backoff as capped_backoff
 from bot.store.channel_models import OutboundStatus
 from channels.core.messages import ProviderRequest, utc_now
 from channels.core.store import AbandonedSend, ChannelStore
@@ -110,9 +110,10 @@ class RetryPolicy:
     max_retry_after: float = 30.0
 
     def delay(self, failed_attempts: int, retry_after: float | None = None) -> float:
-        backoff = min(self.max_delay, self.base_delay * 2 ** (failed_attempts - 1))
         # Jitter: after an outage, many conversations must not retry in lockstep.
-        backoff *= random.uniform(0.8, 1.2)
+        backoff = capped_backoff(
+            failed_attempts, first=self.base_delay, cap=self.max_delay, jitter=0.2
+        )
         if retry_after:
             backoff = max(backoff, min(retry_after, self.max_retry_after))
         return backoff

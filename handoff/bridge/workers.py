@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.backoff import backoff
 from bot.settings import HandoffSettings
 from handoff.bridge.cards import card_blocks, card_text, reply_notice
 from handoff.bridge.rasa_client import RasaClient, RasaRejected, RasaUnavailable
@@ -52,8 +53,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def backoff(attempts: int, cap: float) -> float:
-    return float(min(cap, 0.25 * 2**attempts))
+#: Wait after a delivery's first failed attempt; it doubles with each further one, up to the
+#: worker's `max_backoff`, without jitter.
+FIRST_RETRY_DELAY = 0.5
 
 
 class _Failure(Exception):
@@ -102,7 +104,9 @@ class OutboxWorker:
             self.outbox.failed(delivery.id, failure.error)
             self.on_parked(delivery)
             return
-        delay = failure.retry_after or backoff(attempts, self.max_backoff)
+        delay = failure.retry_after or backoff(
+            attempts, first=FIRST_RETRY_DELAY, cap=self.max_backoff
+        )
         logger.warning(
             "%s delivery %s (%s) failed (%s); retry %s in %.1fs",
             self.destination, delivery.id, delivery.kind, failure.error, attempts, delay,
