@@ -17,8 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.services import Services, UsesServices
-from bot.domain.store_policy import StorePolicy
 from bot.knowledge import KnowledgeBase, Match
+from bot.knowledge.policy_file import load_store_policy
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ NOT_SURE_RESPONSE = "utter_kb_not_sure"
 @cache
 def _knowledge_base(directory: Path, policy_file: Path) -> KnowledgeBase:
     # One per action-server process: it re-reads edited articles by itself (reload_interval).
-    return KnowledgeBase(directory, StorePolicy.load(policy_file))
+    return KnowledgeBase(directory, load_store_policy(policy_file))
 
 
 def default_knowledge_base(services: Services) -> KnowledgeBase:

@@ -18,6 +18,7 @@ from bot.domain.refund_status import RefundStatusDescriber, RefundTimeline
 from bot.domain.returns import ReturnPolicy
 from bot.domain.store_policy import StorePolicy
 from bot.domain.verification import VerificationPolicy
+from bot.knowledge.policy_file import load_store_policy
 from bot.settings import Settings
 from bot.store.database import Database
 from bot.store.order_commands import OrderCommands
@@ -46,7 +47,7 @@ class Services:
 
     @property
     def store_policy(self) -> StorePolicy:
-        return self.policy or StorePolicy.load(self.settings.policy_file)
+        return self.policy or load_store_policy(self.settings.policy_file)
 
     @property
     def order_commands(self) -> OrderCommands:
@@ -93,7 +94,7 @@ def default_services() -> Services:
         settings=settings,
         store=StoreRepository(database),
         verification=VerificationPolicy(max_attempts=settings.max_verification_attempts),
-        policy=StorePolicy.load(settings.policy_file),
+        policy=load_store_policy(settings.policy_file),
         commands=OrderCommands(database),
         attempts=VerificationAttemptStore(database),
     )

@@ -1,17 +1,15 @@
-"""The store's policy numbers, loaded from knowledge_base/policy.yml into typed objects.
+"""The store's policy numbers (knowledge_base/policy.yml) as typed objects.
 
 Actions and knowledge-base articles both read the same file, so a number changes in one
-place. Loading validates types so a typo fails at start-up, not in a conversation.
+place. `from_mapping` validates types so a typo fails at start-up, not in a conversation;
+reading the file is the adapter's job (`bot.knowledge.policy_file.load_store_policy`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 class PolicyFileError(ValueError):
@@ -108,13 +106,3 @@ class StorePolicy:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise PolicyFileError(f"policy file is missing or has a bad value: {error}") from error
-
-    @classmethod
-    def load(cls, path: Path) -> StorePolicy:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as error:
-            raise PolicyFileError(f"cannot read {path}: {error}") from error
-        if not isinstance(raw, dict):
-            raise PolicyFileError(f"{path} must be a mapping")
-        return cls.from_mapping(raw)

@@ -31,6 +31,7 @@ from bot.knowledge.placeholders import (
     render,
     render_placeholder,
 )
+from bot.knowledge.policy_file import load_store_policy
 from bot.knowledge.problems import Problem, Severity
 
 #: Intents the assistant answers from articles (domain/intents.yml minus conversation intents).
@@ -196,7 +197,7 @@ def kb_check(
 ) -> list[Problem]:
     """Every problem in the knowledge base, sorted by file and line."""
     try:
-        policy = StorePolicy.load(policy_file)
+        policy = load_store_policy(policy_file)
     except PolicyFileError as error:
         return [Problem(policy_file, 0, Severity.ERROR, "policy-file", str(error))]
     paths = article_files(directory)

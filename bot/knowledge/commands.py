@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.domain.store_policy import PolicyFileError, StorePolicy
+from bot.domain.store_policy import PolicyFileError
 from bot.knowledge.articles import article_files
 from bot.knowledge.checks import format_problems, kb_check
 from bot.knowledge.evaluation import (
@@ -23,6 +23,7 @@ from bot.knowledge.evaluation import (
     kb_eval,
 )
 from bot.knowledge.knowledge_base import KnowledgeBase, load_knowledge
+from bot.knowledge.policy_file import load_store_policy
 from bot.knowledge.problems import Problem, errors
 
 #: `kb eval` fails below this top-1 accuracy (text only, all questions).
@@ -56,7 +57,7 @@ def kb_index(directory: Path, policy_file: Path, output: Path | None = None) -> 
     what would be left out, and the JSON snapshot is the help centre as shoppers see it
     (placeholders filled in), for review or for publishing elsewhere.
     """
-    policy = StorePolicy.load(policy_file)
+    policy = load_store_policy(policy_file)
     loaded = load_knowledge(directory, policy)
     tags: dict[str, int] = {}
     for article in loaded.articles:
@@ -134,7 +135,7 @@ def eval_command(
     min_top1: float = MIN_TOP1,
 ) -> int:
     try:
-        knowledge_base = KnowledgeBase(directory, StorePolicy.load(policy_file))
+        knowledge_base = KnowledgeBase(directory, load_store_policy(policy_file))
         report = kb_eval(questions_file, knowledge_base)
     except (PolicyFileError, QuestionsFileError) as error:
         print(f"kb eval: {error}", file=out)

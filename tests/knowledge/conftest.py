@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain.store_policy import StorePolicy
 from bot.knowledge import KnowledgeBase
+from bot.knowledge.policy_file import load_store_policy
 
 REPO = Path(__file__).resolve().parents[2]
 KB_DIR = REPO / "knowledge_base"
@@ -22,7 +23,7 @@ TODAY = date(2026, 11, 22)
 
 @pytest.fixture(scope="session")
 def policy() -> StorePolicy:
-    return StorePolicy.load(POLICY_FILE)
+    return load_store_policy(POLICY_FILE)
 
 
 @pytest.fixture(scope="session")
