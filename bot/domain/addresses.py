@@ -13,6 +13,21 @@ _COUNTRY = re.compile(r"^(?:[A-Za-z]{2}|usa|united states|canada)$", re.IGNORECA
 _COUNTRY_CODES = {"usa": "US", "united states": "US", "canada": "CA"}
 
 
+def one_line(
+    line1: str,
+    line2: str | None,
+    city: str,
+    region: str | None,
+    postal_code: str,
+    country: str,
+) -> str:
+    """'1 Main St, Apt 2, Springfield, IL 62701, US': how addresses are shown in chat, both the
+    one on the order and the one a shopper typed, so a confirmation compares like with like."""
+    locality = " ".join(part for part in (region, postal_code) if part)
+    parts = (line1, line2, city, locality, country)
+    return ", ".join(part for part in parts if part)
+
+
 @dataclass(frozen=True)
 class ParsedAddress:
     line1: str
@@ -23,9 +38,9 @@ class ParsedAddress:
     country: str
 
     def one_line(self) -> str:
-        locality = " ".join(part for part in (self.region, self.postal_code) if part)
-        parts = (self.line1, self.line2, self.city, locality, self.country)
-        return ", ".join(part for part in parts if part)
+        return one_line(
+            self.line1, self.line2, self.city, self.region, self.postal_code, self.country
+        )
 
 
 def parse_address(text: str | None, default_country: str = "US") -> ParsedAddress | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from bot.domain.addresses import one_line
 from bot.domain.vocabulary import (
     FulfilmentStatus,
     ItemCondition,
@@ -52,9 +53,9 @@ class AddressView:
 
     def one_line(self) -> str:
         """'1 Main St, Apt 2, Springfield, IL 62701, US' — for confirmations in chat."""
-        locality = " ".join(part for part in (self.region, self.postal_code) if part)
-        parts = (self.line1, self.line2, self.city, locality, self.country)
-        return ", ".join(part for part in parts if part)
+        return one_line(
+            self.line1, self.line2, self.city, self.region, self.postal_code, self.country
+        )
 
 
 @dataclass(frozen=True, slots=True)
