@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from bot.domain.clock import utc_now
 from bot.domain.views import CustomerView, OrderView
 from bot.store.database import Database
 from bot.store.errors import UnknownCustomerError
@@ -34,10 +35,6 @@ ORDER_LOADING = (
     selectinload(Order.returns).selectinload(ReturnRequest.lines).joinedload(ReturnLine.order_line),
     selectinload(Order.refunds).joinedload(Refund.return_request),
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class StoreRepository:

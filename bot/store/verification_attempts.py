@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from bot.domain.clock import utc_now
 from bot.domain.verification import AttemptKeys, AttemptLimits, Lock, Scope
 from bot.store.database import Database
 from bot.store.verification_models import AttemptOutcome, VerificationAttempt
@@ -30,10 +31,6 @@ _ATTEMPTS_LOCK = 7_302_118_004
 RETENTION = timedelta(days=30)
 #: Outcomes that count against a limit.
 COUNTED = (AttemptOutcome.PENDING, AttemptOutcome.FAILED)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

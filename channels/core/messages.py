@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+# Re-exported: the connectors and channels.core take their clock default from here.
+from bot.domain.clock import utc_now as utc_now
 
 #: Callback data standing for "option N of the latest offered choices" (Telegram limits
 #: callback data to 64 bytes, so long payloads travel as this token instead).
@@ -111,10 +114,6 @@ class InboundMessage:
         values["received_at"] = datetime.fromisoformat(values["received_at"])
         values["attachments"] = tuple(Attachment(**a) for a in values.get("attachments") or ())
         return cls(**values)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.backoff import backoff
+from bot.domain.clock import utc_now
 from bot.settings import HandoffSettings
 from handoff.bridge.cards import card_blocks, card_text, reply_notice
 from handoff.bridge.rasa_client import RasaClient, RasaRejected, RasaUnavailable
@@ -47,10 +48,6 @@ logger = logging.getLogger(__name__)
 #: Attempts for a request the other side refuses (not an outage) before it is parked.
 MAX_REFUSED_ATTEMPTS = 5
 HANDOFF_CLOSED_ACTION = "action_handoff_closed"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 #: Wait after a delivery's first failed attempt; it doubles with each further one, up to the

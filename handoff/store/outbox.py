@@ -15,20 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.domain.clock import utc_now
 from bot.store.database import Database
 from handoff.domain.delivery import ReplyState
 from handoff.domain.ticket import DeliveryStatus, Destination
 from handoff.store.models import HandoffDelivery
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

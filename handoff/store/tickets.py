@@ -20,6 +20,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain.clock import utc_now
 from bot.store.database import Database
 from handoff.domain.delivery import RETRYABLE, ReplyState, ReplyStatus, presentation
 from handoff.domain.escalation import REASON_LABELS, EscalationDecision, Reason
@@ -40,10 +41,6 @@ from handoff.store.outbox import enqueue
 logger = logging.getLogger(__name__)
 
 ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
