@@ -25,14 +25,10 @@ from sqlalchemy import select
 
 from bot.store.channel_models import ChannelInbound, ChannelOutbound
 from bot.store.database import Database
-from channels.core import channel as core
-from channels.core.channel import (
-    ACTIONS_UNAVAILABLE_REPLY,
-    GIVEN_UP_REPLY,
-    ChannelRuntime,
-    ProviderInput,
-)
+from channels.core import recovery
+from channels.core.channel import ChannelRuntime, ProviderInput
 from channels.core.parking import ParkState
+from channels.core.recovery import ACTIONS_UNAVAILABLE_REPLY, GIVEN_UP_REPLY
 from channels.core.sending import RetryPolicy
 from channels.core.store import ChannelStore
 from channels.core.turn_outcome import classify, install_failure_detection, watching_turn
@@ -156,9 +152,9 @@ class Stack:
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     """Production waits are seconds; here tenths."""
-    monkeypatch.setattr(core, "NOTICE_DELAY", 0.6)
-    monkeypatch.setattr(core, "RETRY_MIN_DELAY", 0.05)
-    monkeypatch.setattr(core, "RETRY_MAX_DELAY", 0.2)
+    monkeypatch.setattr(recovery, "NOTICE_DELAY", 0.6)
+    monkeypatch.setattr(recovery, "RETRY_MIN_DELAY", 0.05)
+    monkeypatch.setattr(recovery, "RETRY_MAX_DELAY", 0.2)
     monkeypatch.setattr("channels.core.turn_outcome.POLL_MIN_DELAY", 0.05)
     monkeypatch.setattr("channels.core.turn_outcome.POLL_MAX_DELAY", 0.1)
 
@@ -308,7 +304,7 @@ def test_short_outage_answers_without_a_notice(
     make_stack: Callable[..., Stack], action_server: FakeActionServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(core, "NOTICE_DELAY", 3.0)
+    monkeypatch.setattr(recovery, "NOTICE_DELAY", 3.0)
     stack = make_stack()
     sender = stack.driver.new_sender()
     action_server.up = False
@@ -351,8 +347,8 @@ def test_an_action_that_keeps_failing_is_given_up_and_the_shopper_told(
 
     eventually(lambda: _finished(stack, sender), timeout=10)
     [row] = stack.inbound(sender)
-    assert row.status == "failed" and row.attempts == core.MAX_UP_FAILURES
-    assert row.error.startswith(f"gave up after {core.MAX_UP_FAILURES} failed attempts")
+    assert row.status == "failed" and row.attempts == recovery.MAX_UP_FAILURES
+    assert row.error.startswith(f"gave up after {recovery.MAX_UP_FAILURES} failed attempts")
     assert stack.texts(sender) == ["Let me check.", GIVEN_UP_REPLY]
 
 

@@ -4,7 +4,7 @@ come back, and count: every acknowledged message must be answered exactly once (
 a. the action server, while turns that need custom actions are being processed (WhatsApp,
    and Telegram);
 b. Rasa, while acknowledged deliveries wait or run (startup recovery in
-   channels/core/channel.py `recover`); messages sent while it is down are delivered again
+   channels/core/recovery.py `recover`); messages sent while it is down are delivered again
    the way Twilio does by default;
 c. the handoff bridge, while agent replies from Slack wait in the outbox and the shopper keeps
    writing on the ticket; Slack's retries of the events it could not deliver are replayed.
