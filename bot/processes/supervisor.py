@@ -486,7 +486,11 @@ class Supervisor:
         if self._colour:
             prefix = f"{_COLOURS[child.index % len(_COLOURS)]}{prefix}{_RESET}"
         self._threads = [t for t in self._threads if t.is_alive()]
-        for target, args in ((self._pump, (spec.name, prefix, proc)), (self._await_exit, (proc,))):
+        workers: tuple[tuple[Callable[..., None], tuple[Any, ...]], ...] = (
+            (self._pump, (spec.name, prefix, proc)),
+            (self._await_exit, (proc,)),
+        )
+        for target, args in workers:
             thread = threading.Thread(target=target, args=args, daemon=True)
             thread.start()
             self._threads.append(thread)
