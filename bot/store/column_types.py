@@ -53,9 +53,10 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # sqlalchemy2-stubs declare `type_descriptor` for type classes; it adapts instances too.
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(Numeric(12, 2, asdecimal=False))
-        return dialect.type_descriptor(Numeric(12, 2))
+            return dialect.type_descriptor(Numeric(12, 2, asdecimal=False))  # type: ignore[arg-type]
+        return dialect.type_descriptor(Numeric(12, 2))  # type: ignore[arg-type]
 
     def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> Any:
         if value is None:
