@@ -55,7 +55,7 @@ TABLES = (
 # Keeps IN (...) lists well below every database's bound-parameter limit.
 _LOOKUP_CHUNK = 500
 
-ModelT = TypeVar("ModelT", bound=Base)  # type: ignore[valid-type]
+ModelT = TypeVar("ModelT", bound=Base)
 
 
 def _zero_counts() -> dict[str, int]:
@@ -410,7 +410,7 @@ class _Existing:
 
 
 def _by_key(
-    session: Session, column: InstrumentedAttribute[Any], keys: Sequence[str], *options: Any
+    session: Session, column: InstrumentedAttribute, keys: Sequence[str], *options: Any
 ) -> dict[str, Any]:
     model = column.class_
     rows: dict[str, Any] = {}
