@@ -163,8 +163,7 @@ class OrderCommands:
                 session.flush()
                 return ReturnResult(self._reload(session, number), rma, True)
         except IntegrityError:
-            order = self._view(number)
-            return ReturnResult(order, rma, False)
+            return ReturnResult(self._view(number), rma, False)
 
     def attachments_for(self, rma_number: str) -> list[Attachment]:
         with self._database.session() as session:
