@@ -10,8 +10,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.future import create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.future import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -106,13 +106,14 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, future=True, pool_pre_ping=True)
 
-    in_memory = url.database in (None, "", ":memory:")
+    database = url.database or ":memory:"
+    in_memory = database == ":memory:"
     options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if in_memory:
         # Every new connection to ":memory:" is a new empty database; share one connection.
         options["poolclass"] = StaticPool
     else:
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo, future=True, **options)
     event.listen(engine, "connect", _sqlite_pragmas(in_memory=in_memory))
     return engine
