@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.order_forms import verified_order_number
+from actions.order_forms import verified_order_or_unavailable
 from actions.returns_support import return_summary
 from actions.services import UsesServices
 from actions.verification import VERIFIED_CUSTOMER_SLOT
@@ -75,10 +75,8 @@ class ActionAskReturnItem(UsesServices, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        number = verified_order_number(tracker)
-        order = self.services.store.find_order(number) if number else None
+        order = verified_order_or_unavailable(self.services, dispatcher, tracker)
         if order is None:
-            dispatcher.utter_message(response="utter_order_lookup_unavailable")
             return []
         buttons = [
             {"title": line.name[:60], "payload": payload("inform", return_item=str(line.id))}
@@ -97,10 +95,8 @@ class ActionAskConfirmed(UsesServices, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        number = verified_order_number(tracker)
-        order = self.services.store.find_order(number) if number else None
+        order = verified_order_or_unavailable(self.services, dispatcher, tracker)
         if order is None:
-            dispatcher.utter_message(response="utter_order_lookup_unavailable")
             return []
         form = active_form(tracker)
         yes, no = payload("affirm"), payload("deny")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -11,15 +10,18 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.order_forms import VerifiedOrderForm, verified_order_number
+from actions.order_forms import (
+    VerifiedOrderForm,
+    find_verified_order,
+    verified_order_number,
+    verified_order_or_unavailable,
+)
 from actions.services import UsesServices
 from actions.verification import OrderVerifier
 from bot.domain.addresses import parse_address
 from bot.domain.order_changes import ChangeRefusal
 from bot.domain.views import OrderView
 from bot.store.order_commands import NewAddress, OrderChangeConflict
-
-logger = logging.getLogger(__name__)
 
 CONFIRMED_SLOT = "confirmed"
 FLOW_SLOTS = ["order_number", "contact", "confirmed", "new_address"]
@@ -61,8 +63,7 @@ class ValidateAddressChangeForm(VerifiedOrderForm):
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        number = verified_order_number(tracker)
-        order = self.services.store.find_order(number) if number else None
+        order = find_verified_order(self.services, tracker)
         country = order.shipping_address.country if order else "US"
         address = parse_address(str(value) if value else None, default_country=country)
         if address is None:
@@ -88,11 +89,9 @@ class _SubmitChange(UsesServices, Action, ABC):
         if OrderVerifier(self.services).is_locked(tracker):
             dispatcher.utter_message(response="utter_verification_locked")
             return None
-        number = verified_order_number(tracker)
-        order = self.services.store.find_order(number) if number else None
-        if number and order is None:
-            dispatcher.utter_message(response="utter_order_lookup_unavailable")
-        return order
+        if verified_order_number(tracker) is None:
+            return None  # the form ended without proof of ownership
+        return verified_order_or_unavailable(self.services, dispatcher, tracker)
 
 
 class ActionSubmitCancelOrder(_SubmitChange):

@@ -23,7 +23,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.handoff import DECISION_SLOT, HANDOFF_ACTION
-from actions.services import UsesServices
+from actions.services import Services, UsesServices
 from actions.verification import LOCKED_SLOT, VERIFIED_ORDERS_SLOT, OrderVerifier
 from bot.domain.contacts import Contact, ContactKind, parse_contact, parse_postcode
 from bot.domain.order_numbers import normalise_order_number
@@ -48,6 +48,28 @@ def verified_order_number(tracker: Tracker) -> str | None:
     number = tracker.get_slot(ORDER_NUMBER_SLOT)
     verified = tracker.get_slot(VERIFIED_ORDERS_SLOT) or []
     return number if number and number in verified else None
+
+
+def find_verified_order(services: Services, tracker: Tracker) -> OrderView | None:
+    """The order this conversation has proven it owns, from the store (None: none proven)."""
+    number = verified_order_number(tracker)
+    return services.store.find_order(number) if number else None
+
+
+def verified_order_or_unavailable(
+    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> OrderView | None:
+    """The verified order, or None once the shopper has been told the order system is
+    unavailable: nothing proven, the store unreachable, or the order gone from it. Callers that
+    end quietly without proof check `verified_order_number` first."""
+    try:
+        order = find_verified_order(services, tracker)
+    except SQLAlchemyError:
+        logger.exception("order lookup failed")
+        order = None
+    if order is None:
+        dispatcher.utter_message(response="utter_order_lookup_unavailable")
+    return order
 
 
 def pending_phone(tracker: Tracker) -> Contact | None:
@@ -121,11 +143,8 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
     ) -> list[str]:
         if OrderVerifier(self.services).is_locked(tracker):
             return []  # a person helps from here (`locked`)
-        number = verified_order_number(tracker)
-        if number is None:
-            return list(VERIFICATION_SLOTS)
         try:
-            order = self.services.store.find_order(number)
+            order = find_verified_order(self.services, tracker)
         except SQLAlchemyError:
             logger.exception("order lookup failed")
             return list(VERIFICATION_SLOTS)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions.order_forms import (
     CONTACT_SLOT,
     ORDER_NUMBER_SLOT,
     VerifiedOrderForm,
     verified_order_number,
+    verified_order_or_unavailable,
 )
 from actions.services import UsesServices
 from actions.verification import OrderVerifier
-
-logger = logging.getLogger(__name__)
 
 RESET_VERIFICATION = [SlotSet(ORDER_NUMBER_SLOT, None), SlotSet(CONTACT_SLOT, None)]
 
@@ -42,13 +38,8 @@ class ActionOrderStatus(UsesServices, Action):
         if number is None:
             # The form ended without proof of ownership (e.g. the store was unreachable).
             return list(RESET_VERIFICATION)
-        try:
-            order = self.services.store.find_order(number)
-        except SQLAlchemyError:
-            logger.exception("order lookup failed")
-            order = None
+        order = verified_order_or_unavailable(self.services, dispatcher, tracker)
         if order is None:
-            dispatcher.utter_message(response="utter_order_lookup_unavailable")
             return list(RESET_VERIFICATION)
         message = self.services.describer.describe(order, self.services.today())
         dispatcher.utter_message(text=message.text)

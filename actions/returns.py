@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.changes import CONFIRMED_SLOT, _SubmitChange, reset, validate_confirmation
 from actions.handoff import DECISION_SLOT, HANDOFF_ACTION
-from actions.order_forms import VerifiedOrderForm, verified_order_number
+from actions.order_forms import VerifiedOrderForm, find_verified_order
 from actions.returns_support import (
     answers,
     attachments_of,
@@ -49,14 +49,10 @@ class ValidateReturnForm(VerifiedOrderForm):
             return [*slots, CONFIRMED_SLOT]
         return slots
 
-    def _order(self, tracker: Tracker) -> OrderView | None:
-        number = verified_order_number(tracker)
-        return self.services.store.find_order(number) if number else None
-
     def validate_return_item(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        order = self._order(tracker)
+        order = find_verified_order(self.services, tracker)
         line = find_line(order, str(value)) if order and value else None
         if line is None:
             dispatcher.utter_message(response="utter_invalid_return_item")

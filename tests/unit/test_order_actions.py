@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import OperationalError
 
+from actions.asking import ActionAskConfirmed, ActionAskReturnItem
+from actions.changes import ActionSubmitCancelOrder
 from actions.order_forms import ALREADY_VERIFIED
 from actions.orders import ActionOrderStatus, ValidateOrderStatusForm
+from actions.refunds import ActionRefundStatus
 from actions.services import Services
 from bot.domain.verification import VerificationPolicy
 from bot.settings import Settings
@@ -150,3 +155,23 @@ def test_no_status_without_verification(services: Services) -> None:
 def test_locked_verification_says_so(services: Services) -> None:
     messages, _ = run_status(services, {"order_number": "10023", "verification_failures": 3.0})
     assert [m["response"] for m in messages] == ["utter_verification_locked"]
+
+
+class UnreachableStore:
+    def find_order(self, number: str) -> None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+
+@pytest.mark.parametrize(
+    "action",
+    [ActionOrderStatus, ActionAskReturnItem, ActionAskConfirmed, ActionSubmitCancelOrder,
+     ActionRefundStatus],
+)  # fmt: skip
+def test_an_unreachable_store_is_said_to_be_unavailable(
+    services: Services, action: type[Action]
+) -> None:
+    down = replace(services, store=cast(StoreRepository, UnreachableStore()))
+    dispatcher = CollectingDispatcher()
+    slots = {"order_number": "10023", "verified_order_numbers": ["10023"]}
+    asyncio.run(action(down).run(dispatcher, tracker(slots), {}))
+    assert [m["response"] for m in dispatcher.messages] == ["utter_order_lookup_unavailable"]
