@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.domain.backoff import backoff
 from bot.rasa_plugins.tracker_undo import undo_failed_turn, user_events_of
 from bot.store.channel_models import InboundStatus
 from channels.core.conversation_locks import ConversationLocks
@@ -219,7 +219,7 @@ class TurnRecovery:
         arrival order per conversation (each waits for its conversation's lock, which wakes
         in order); rounds that leave some parked are followed by a growing pause. Ends when
         nothing is parked."""
-        name, delay = self.name(), RETRY_MIN_DELAY
+        name, rounds = self.name(), 0  # rounds in a row that failed or left some parked
         while True:
             try:
                 generation = self._parked.generation
@@ -245,12 +245,14 @@ class TurnRecovery:
                     )
                 )
                 if not await asyncio.to_thread(parked, self.database, name):
-                    delay = RETRY_MIN_DELAY
+                    rounds = 0
                     continue
             except Exception:
                 logger.exception("%s: retrying parked deliveries failed", name)
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            delay = min(RETRY_MAX_DELAY, delay * 2)
+            rounds += 1
+            await asyncio.sleep(
+                backoff(rounds, first=RETRY_MIN_DELAY, cap=RETRY_MAX_DELAY, jitter=0.2)
+            )
 
     async def recover(self, app: Any, on_new_message: OnNewMessage) -> None:
         """Processes deliveries acknowledged before this process started but never finished,

@@ -69,3 +69,12 @@ def test_the_senders_delay_stays_within_its_old_bounds(failed_attempts: int) -> 
     base = min(policy.max_delay, policy.base_delay * 2 ** (failed_attempts - 1))
     for _ in range(50):
         assert base * 0.8 <= policy.delay(failed_attempts) <= base * 1.2
+
+
+@pytest.mark.parametrize(("first", "cap"), [(1.0, 30.0), (0.05, 0.2)])
+def test_the_retry_rounds_follow_the_old_doubling_loop(first: float, cap: float) -> None:
+    """Parked turns' retry task used to keep a delay, doubled and capped after each round."""
+    delay = first
+    for rounds in range(1, 40):
+        assert backoff(rounds, first=first, cap=cap, uniform=_no_draw) == delay
+        delay = min(cap, delay * 2)
