@@ -49,8 +49,9 @@ from handoff.domain.escalation import EscalationDecision, EscalationPolicy, Esca
 from handoff.domain.hours import BusinessHours
 from handoff.domain.messages import QueueState, acknowledgement, first_name
 from handoff.domain.ticket import TicketStatus
+from handoff.domain.ticket_views import Opening, TicketRequest
 from handoff.domain.transcript import transcript_lines
-from handoff.store.tickets import Opening, TicketRequest, TicketStore
+from handoff.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,10 @@ from handoff.domain.delivery import (
 )
 from handoff.domain.messages import AgentText, classify_agent_text
 from handoff.domain.ticket import AgentAction, MessageDirection
+from handoff.domain.ticket_views import Agent, Outcome, ReplyRecord, TicketView
 from handoff.store.outbox import Outbox
 from handoff.store.receipts import ReplySends
-from handoff.store.tickets import Agent, Outcome, ReplyRecord, TicketStore, TicketView
+from handoff.store.tickets import TicketStore
 
 Print = Callable[[str], None]
 HEADER = "ticket prio status      route     channel       age  agent            why"

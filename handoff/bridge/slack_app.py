@@ -39,8 +39,9 @@ from handoff.bridge.cards import (
 from handoff.bridge.slack_gateway import SlackFailure, SlackGateway, classify
 from handoff.domain.messages import AgentText, classify_agent_text
 from handoff.domain.ticket import AgentAction
+from handoff.domain.ticket_views import Agent, Outcome
 from handoff.domain.transcript import slack_to_plain
-from handoff.store.tickets import Agent, Outcome, TicketStore
+from handoff.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
 

@@ -39,9 +39,10 @@ from handoff.domain.delivery import (
 )
 from handoff.domain.hours import BusinessHours, sla_deadline
 from handoff.domain.ticket import Destination
+from handoff.domain.ticket_views import TicketView
 from handoff.store.outbox import Delivery, FollowUp, Outbox
 from handoff.store.receipts import ReplySends
-from handoff.store.tickets import TicketStore, TicketView
+from handoff.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,10 @@ class TicketStatus(StrEnum):
         return self in (TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 
+#: The active statuses (`TicketStatus.is_active`) as a tuple, for SQL's `IN`.
+ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+
+
 class AgentAction(StrEnum):
     CLAIM = "claim"
     REPLY = "reply"

@@ -1,177 +1,48 @@
-"""Tickets: opening and reopening, the agent actions, the ticket's log, queue statistics.
+"""Ticket commands: opening and reopening, the agent actions, the ticket's log.
 
 The one place that changes `handoff_tickets`. Each method is one transaction that updates the
 ticket, logs what happened (`handoff_messages`) and queues the deliveries it causes
-(`handoff.store.outbox`), so the action server, the bridge and the CLI all have the same effects.
-Agent actions are compare-and-set updates: a double click or a retried request finds the
-ticket already moved and changes nothing.
+(`handoff.store.ticket_outbox`), so the action server, the bridge and the CLI all have the same
+effects. Agent actions are compare-and-set updates: a double click or a retried request finds
+the ticket already moved and changes nothing.
+
+`TicketStore` is put together from parts in their own modules: the outbox queuing its commands
+go through (`handoff.store.ticket_outbox`), reading tickets back (`handoff.store.ticket_reads`)
+and the queue statistics (`handoff.store.queue_stats`).
 """
 
 from __future__ import annotations
 
-import logging
-import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import utc_now
 from bot.store.database import Database
 from handoff.domain.delivery import RETRYABLE, ReplyState, ReplyStatus, presentation
-from handoff.domain.escalation import REASON_LABELS, EscalationDecision, Reason
-from handoff.domain.messages import first_name, joined_notice, signed
+from handoff.domain.escalation import REASON_LABELS, Reason
+from handoff.domain.messages import joined_notice, signed
 from handoff.domain.ticket import (
+    ACTIVE,
     ALLOWED_FROM,
     CLOSED_BY,
     AgentAction,
-    DeliveryStatus,
-    Destination,
     MessageDirection,
     TicketStatus,
 )
+from handoff.domain.ticket_views import Agent, Opening, Outcome, TicketRequest, TicketView
 from handoff.domain.transcript import Line, paginate, slack_escape
 from handoff.store.models import HandoffDelivery, HandoffMessage, HandoffTicket
-from handoff.store.outbox import enqueue
-
-logger = logging.getLogger(__name__)
-
-ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+from handoff.store.queue_stats import QueueStats
+from handoff.store.ticket_outbox import TicketOutbox
+from handoff.store.ticket_reads import TicketReads, ticket_view
 
 
-@dataclass(frozen=True)
-class Agent:
-    #: "slack:U123" or "cli:maya".
-    id: str
-    name: str
-
-    @property
-    def first_name(self) -> str:
-        return first_name(self.name)
-
-
-@dataclass(frozen=True)
-class TicketView:
-    id: int
-    conversation_id: str
-    channel: str
-    status: TicketStatus
-    priority: str
-    route: str
-    reasons: tuple[str, ...]
-    context: dict[str, Any]
-    customer_id: int | None
-    agent_id: str | None
-    agent_name: str | None
-    slack_channel: str | None
-    slack_ts: str | None
-    transcript_until: float
-    created_at: datetime
-    opened_at: datetime
-    claimed_at: datetime | None
-    closed_at: datetime | None
-    resumed_at: datetime | None
-    reopen_count: int
-    sla_alerts: int
-    sla_alerted_at: datetime | None
-    csat_score: int | None
-
-    @property
-    def reason_labels(self) -> list[str]:
-        return [REASON_LABELS.get(Reason(code), code) for code in self.reasons]
-
-
-@dataclass(frozen=True)
-class MessageView:
-    id: int
-    direction: MessageDirection
-    author: str | None
-    text: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class TicketRequest:
-    """What `action_handoff` knows when it opens (or reopens) a ticket."""
-
-    conversation_id: str
-    channel: str
-    decision: EscalationDecision
-    context: dict[str, Any]
-    customer_id: int | None
-    #: The conversation since the ticket's last transcript (all of it for a new ticket).
-    transcript: Sequence[Line]
-    #: Timestamp of the newest tracker event the transcript covers.
-    transcript_until: float
-
-
-@dataclass(frozen=True)
-class Opening:
-    ticket: TicketView
-    reopened: bool
-    #: The ticket was still open (the bot was not paused, e.g. after a failed pause).
-    already_open: bool
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of an agent action, phrased for the agent (CLI output, Slack ephemeral)."""
-
-    ok: bool
-    message: str
-    ticket: TicketView | None = None
-    #: The queued delivery to the shopper this action caused, if any (the CLI waits on it).
-    shopper_delivery_id: int | None = None
-    #: The line of the ticket's log it wrote (a reply, a note), if any.
-    message_id: int | None = None
-
-
-@dataclass(frozen=True)
-class ReplyRecord:
-    """An agent's reply on its way to the shopper: its latest outbox delivery (a retry
-    replaces the original)."""
-
-    message_id: int
-    delivery_id: int
-    status: DeliveryStatus
-    last_error: str | None
-    receipt: ReplyState | None
-    delivered_at: datetime | None
-
-
-def _view(row: HandoffTicket) -> TicketView:
-    return TicketView(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        channel=row.channel,
-        status=TicketStatus(row.status),
-        priority=str(row.priority),
-        route=row.route,
-        reasons=tuple(row.reasons),
-        context=dict(row.context),
-        customer_id=row.customer_id,
-        agent_id=row.agent_id,
-        agent_name=row.agent_name,
-        slack_channel=row.slack_channel,
-        slack_ts=row.slack_ts,
-        transcript_until=row.transcript_until,
-        created_at=row.created_at,
-        opened_at=row.opened_at,
-        claimed_at=row.claimed_at,
-        closed_at=row.closed_at,
-        resumed_at=row.resumed_at,
-        reopen_count=row.reopen_count,
-        sla_alerts=row.sla_alerts,
-        sla_alerted_at=row.sla_alerted_at,
-        csat_score=row.csat_score,
-    )
-
-
-class TicketStore:
+class TicketStore(TicketOutbox, TicketReads, QueueStats):
     def __init__(
         self,
         database: Database,
@@ -252,7 +123,7 @@ class TicketStore:
                 )  # fmt: skip
             for page in paginate(request.transcript):
                 self._to_slack(session, row.id, "thread", text=page)
-        return Opening(_view(row), reopened=reopened, already_open=already_open)
+        return Opening(ticket_view(row), reopened=reopened, already_open=already_open)
 
     def record_bot_message(self, ticket_id: int, text: str) -> None:
         """What the bot told the shopper about the handoff (shown in the thread too)."""
@@ -303,7 +174,7 @@ class TicketStore:
             if self._slack:
                 self._to_slack(session, row.id, "card_update")
                 self._to_slack(session, row.id, "thread", text=f":star: {text}.")
-            return _view(row)
+            return ticket_view(row)
 
     # -- agent actions (Slack, CLI) -------------------------------------------------------
     def claim(self, ticket_id: int, agent: Agent, *, via: str) -> Outcome:
@@ -317,9 +188,11 @@ class TicketStore:
             if row is None:
                 return Outcome(False, f"There is no ticket #{ticket_id}.")
             if not claimed:
-                return Outcome(row.agent_id == agent.id, self._refusal(row, agent), _view(row))
+                return Outcome(
+                    row.agent_id == agent.id, self._refusal(row, agent), ticket_view(row)
+                )
             delivery = self._announce_claim(session, row, agent, via=via)
-            return Outcome(True, f"You have ticket #{ticket_id}.", _view(row), delivery)
+            return Outcome(True, f"You have ticket #{ticket_id}.", ticket_view(row), delivery)
 
     def reply(
         self,
@@ -338,7 +211,7 @@ class TicketStore:
                 if row is None:
                     return Outcome(False, f"There is no ticket #{ticket_id}.")
                 if TicketStatus(row.status) not in ALLOWED_FROM[AgentAction.REPLY]:
-                    return Outcome(False, self._refusal(row, agent), _view(row))
+                    return Outcome(False, self._refusal(row, agent), ticket_view(row))
                 if row.status == TicketStatus.OPEN and self._compare_and_set(
                     session, ticket_id, ALLOWED_FROM[AgentAction.CLAIM],
                     status=TicketStatus.CLAIMED, agent_id=agent.id, agent_name=agent.name,
@@ -358,7 +231,9 @@ class TicketStore:
                     session, ticket_id, signed(text, agent.first_name), agent.first_name,
                     message.id, slack_ref,
                 )  # fmt: skip
-                return Outcome(True, "Queued for the shopper.", _view(row), delivery, message.id)
+                return Outcome(
+                    True, "Queued for the shopper.", ticket_view(row), delivery, message.id
+                )
         except IntegrityError:
             return Outcome(True, "Already sent (duplicate delivery ignored).")
 
@@ -418,7 +293,7 @@ class TicketStore:
             row = session.get(HandoffTicket, old.ticket_id)
             assert row is not None
             if not TicketStatus(row.status).is_active:
-                return Outcome(False, self._refusal(row, agent), _view(row))
+                return Outcome(False, self._refusal(row, agent), ticket_view(row))
             moved = session.execute(
                 update(HandoffDelivery)
                 .where(HandoffDelivery.id == delivery_id, HandoffDelivery.receipt.in_(RETRYABLE))
@@ -427,7 +302,9 @@ class TicketStore:
             )
             if not moved.rowcount:
                 return Outcome(
-                    False, "That reply is not waiting for a retry (already retried?).", _view(row)
+                    False,
+                    "That reply is not waiting for a retry (already retried?).",
+                    ticket_view(row),
                 )
             payload = dict(old.payload)
             shown = presentation(ReplyStatus(ReplyState(old.receipt), row.channel)).reactions
@@ -439,7 +316,7 @@ class TicketStore:
                 session, row.id, payload["text"], payload.get("agent"),
                 payload.get("message_id"), slack_ref, retry_of=delivery_id,
             )  # fmt: skip
-            return Outcome(True, "Sending it again.", _view(row), delivery)
+            return Outcome(True, "Sending it again.", ticket_view(row), delivery)
 
     def close(self, ticket_id: int, agent: Agent, action: AgentAction, *, via: str) -> Outcome:
         """Resolve or hand back: the bot resumes and asks the shopper for a rating."""
@@ -455,14 +332,14 @@ class TicketStore:
             if row is None:
                 return Outcome(False, f"There is no ticket #{ticket_id}.")
             if not closed:
-                return Outcome(row.status == status, self._refusal(row, agent), _view(row))
+                return Outcome(row.status == status, self._refusal(row, agent), ticket_view(row))
             verb = "resolved" if action is AgentAction.RESOLVE else "handed back to the bot"
             self._log(session, ticket_id, MessageDirection.SYSTEM, f"{agent.name} {verb}")
             if self._slack:
                 self._to_slack(session, ticket_id, "card_update")
                 self._to_slack(session, ticket_id, "thread", text=f"*{agent.name}* {verb} this.")
             delivery = self._to_shopper(session, ticket_id, "close", outcome=str(status))
-            return Outcome(True, f"Ticket #{ticket_id} {verb}.", _view(row), delivery)
+            return Outcome(True, f"Ticket #{ticket_id} {verb}.", ticket_view(row), delivery)
 
     # -- bridge bookkeeping ------------------------------------------------------------------
     def set_card(self, ticket_id: int, channel: str, ts: str) -> None:
@@ -490,173 +367,6 @@ class TicketStore:
                 .values(sla_alerts=alerts_seen + 1, sla_alerted_at=at)
             )
             return bool(result.rowcount)
-
-    def queue_alert(self, ticket_id: int, text: str, channel: str) -> None:
-        with self._database.session() as session:
-            self._to_slack(session, ticket_id, "alert", text=text, channel=channel)
-
-    def queue_reaction(
-        self,
-        ticket_id: int,
-        message: dict[str, str],
-        name: str | None = None,
-        *,
-        remove: Sequence[str] = (),
-    ) -> None:
-        """Add a reaction to an agent's Slack message (`message`: channel and ts) and/or take
-        others off (a note: a memo; a reply's state: see handoff.domain.delivery)."""
-        if self._slack:
-            with self._database.session() as session:
-                self._to_slack(
-                    session, ticket_id, "reaction", **message, add=[name] if name else [],
-                    remove=list(remove),
-                )  # fmt: skip
-
-    def queue_prompt(
-        self,
-        ticket_id: int,
-        channel: str,
-        user: str,
-        thread_ts: str,
-        text: str,
-        blocks: list[dict[str, Any]],
-    ) -> None:
-        """An ephemeral question with buttons, in the ticket's thread (a held-back message)."""
-        if self._slack:
-            with self._database.session() as session:
-                self._to_slack(
-                    session, ticket_id, "prompt", channel=channel, user=user,
-                    thread_ts=thread_ts, text=text, blocks=blocks,
-                )  # fmt: skip
-
-    def queue_ephemeral(self, ticket_id: int, channel: str, user: str, text: str) -> None:
-        """A message only `user` sees in `channel` (refusals, "already claimed")."""
-        if self._slack:
-            with self._database.session() as session:
-                if session.get(HandoffTicket, ticket_id) is None:
-                    # A forged or stale button naming no ticket: the outbox row would break
-                    # its foreign key after the ack, and bolt would then answer Slack 404.
-                    logger.warning("no ticket %s for an ephemeral to %s; not sent", ticket_id, user)
-                    return
-                self._to_slack(
-                    session, ticket_id, "ephemeral", channel=channel, user=user, text=text
-                )
-
-    # -- reading ---------------------------------------------------------------------------
-    def get(self, ticket_id: int) -> TicketView | None:
-        with self._database.session() as session:
-            row = session.get(HandoffTicket, ticket_id)
-            return _view(row) if row is not None else None
-
-    def for_conversation(self, conversation_id: str) -> TicketView | None:
-        with self._database.session() as session:
-            row = session.execute(
-                select(HandoffTicket).where(HandoffTicket.conversation_id == conversation_id)
-            ).scalar_one_or_none()
-            return _view(row) if row is not None else None
-
-    def by_slack_thread(self, channel: str, thread_ts: str) -> TicketView | None:
-        with self._database.session() as session:
-            row = session.execute(
-                select(HandoffTicket).where(
-                    HandoffTicket.slack_channel == channel, HandoffTicket.slack_ts == thread_ts
-                )
-            ).scalar_one_or_none()
-            return _view(row) if row is not None else None
-
-    def tickets(self, *, active_only: bool = True, limit: int = 100) -> list[TicketView]:
-        """Unclaimed first, then by priority and age (the order agents should work them)."""
-        with self._database.session() as session:
-            query = select(HandoffTicket)
-            if active_only:
-                query = query.where(HandoffTicket.status.in_(ACTIVE))
-            rows = session.execute(
-                query.order_by(
-                    case(
-                        (HandoffTicket.status == TicketStatus.OPEN, 0),
-                        (HandoffTicket.status == TicketStatus.CLAIMED, 1),
-                        else_=2,
-                    ),
-                    HandoffTicket.priority,
-                    HandoffTicket.opened_at,
-                ).limit(limit)
-            ).scalars()
-            return [_view(row) for row in rows]
-
-    def messages(self, ticket_id: int, limit: int = 200) -> list[MessageView]:
-        with self._database.session() as session:
-            rows = session.execute(
-                select(HandoffMessage)
-                .where(HandoffMessage.ticket_id == ticket_id)
-                .order_by(HandoffMessage.id.desc())
-                .limit(limit)
-            ).scalars()
-            views = [
-                MessageView(r.id, MessageDirection(r.direction), r.author, r.text, r.created_at)
-                for r in rows
-            ]
-        return views[::-1]
-
-    def replies(self, ticket_id: int) -> dict[int, ReplyRecord]:
-        """Agents' replies of the ticket by log line, each with its latest delivery."""
-        with self._database.session() as session:
-            rows = session.execute(
-                select(HandoffDelivery)
-                .where(
-                    HandoffDelivery.ticket_id == ticket_id,
-                    HandoffDelivery.destination == Destination.SHOPPER,
-                    HandoffDelivery.receipt.is_not(None),
-                )
-                .order_by(HandoffDelivery.id)
-            ).scalars()
-            records: dict[int, ReplyRecord] = {}
-            for row in rows:
-                message_id = row.payload.get("message_id")
-                if isinstance(message_id, int):
-                    records[message_id] = ReplyRecord(
-                        message_id, row.id, DeliveryStatus(row.status), row.last_error,
-                        ReplyState(row.receipt) if row.receipt else None, row.delivered_at,
-                    )  # fmt: skip
-            return records
-
-    def queue_position(self, ticket: TicketView) -> int:
-        """1 + unclaimed tickets ahead of this one (higher priority, or same and older)."""
-        with self._database.session() as session:
-            ahead = session.execute(
-                select(func.count(HandoffTicket.id)).where(
-                    HandoffTicket.status == TicketStatus.OPEN,
-                    HandoffTicket.id != ticket.id,
-                    or_(
-                        HandoffTicket.priority < ticket.priority,
-                        (HandoffTicket.priority == ticket.priority)
-                        & (HandoffTicket.opened_at <= ticket.opened_at),
-                    ),
-                )
-            ).scalar_one()
-        return int(ahead) + 1
-
-    def typical_wait_minutes(self, sample: int = 20) -> float | None:
-        """Median minutes from (re)opening to claim over the latest claimed tickets."""
-        with self._database.session() as session:
-            rows = session.execute(
-                select(HandoffTicket.opened_at, HandoffTicket.claimed_at)
-                .where(HandoffTicket.claimed_at.is_not(None))
-                .order_by(HandoffTicket.claimed_at.desc())
-                .limit(sample)
-            ).all()
-        waits = [
-            (claimed - opened).total_seconds() / 60
-            for opened, claimed in rows
-            if claimed is not None and claimed >= opened
-        ]
-        return statistics.median(waits) if waits else None
-
-    def unclaimed(self) -> list[TicketView]:
-        with self._database.session() as session:
-            rows = session.execute(
-                select(HandoffTicket).where(HandoffTicket.status == TicketStatus.OPEN)
-            ).scalars()
-            return [_view(row) for row in rows]
 
     # -- helpers ---------------------------------------------------------------------------
     def _compare_and_set(
@@ -723,43 +433,3 @@ class TicketStore:
         for line in lines:
             at = datetime.fromtimestamp(line.timestamp, UTC) if line.timestamp else None
             self._log(session, ticket_id, directions[line.speaker], line.text, at=at)
-
-    def _to_slack(self, session: Session, ticket_id: int, kind: str, **payload: Any) -> None:
-        enqueue(session, ticket_id, Destination.SLACK, kind, payload, now=self._clock())
-
-    def _to_shopper(
-        self,
-        session: Session,
-        ticket_id: int,
-        kind: str,
-        *,
-        receipt: ReplyState | None = None,
-        **payload: Any,
-    ) -> int:
-        row = enqueue(
-            session, ticket_id, Destination.SHOPPER, kind, payload, now=self._clock(),
-            receipt=receipt,
-        )  # fmt: skip
-        session.flush()
-        return row.id
-
-    def _queue_reply(
-        self,
-        session: Session,
-        ticket_id: int,
-        text: str,
-        agent_first_name: str | None,
-        message_id: int | None,
-        slack_ref: dict[str, str] | None,
-        **extra: Any,
-    ) -> int:
-        """An agent's reply for the shopper, followed until it arrives (its `receipt`); its
-        Slack message shows that it is queued until the bridge learns more."""
-        if self._slack and slack_ref:
-            self._to_slack(
-                session, ticket_id, "reaction", **slack_ref, name="hourglass_flowing_sand"
-            )
-        return self._to_shopper(
-            session, ticket_id, "say", receipt=ReplyState.QUEUED, text=text,
-            agent=agent_first_name, slack_ref=slack_ref, message_id=message_id, **extra,
-        )  # fmt: skip

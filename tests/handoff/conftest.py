@@ -18,8 +18,9 @@ from bot.store.database import Database
 from bot.store.seed import load_export
 from handoff.bridge.app import Bridge
 from handoff.domain.escalation import EscalationDecision, Priority, Reason, Route
+from handoff.domain.ticket_views import TicketRequest, TicketView
 from handoff.domain.transcript import Line
-from handoff.store.tickets import TicketRequest, TicketStore, TicketView
+from handoff.store.tickets import TicketStore
 from tests.conftest import free_port
 from tests.handoff.fake_slack import FakeSlack
 

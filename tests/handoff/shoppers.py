@@ -12,7 +12,8 @@ from typing import Any
 import socketio
 
 from bot.store.database import Database
-from handoff.store.tickets import TicketStore, TicketView
+from handoff.domain.ticket_views import TicketView
+from handoff.store.tickets import TicketStore
 from tests.handoff.fake_slack import FakeSlack
 
 

@@ -27,7 +27,8 @@ from bot.store.repository import StoreRepository
 from handoff.domain.escalation import EscalationPolicy
 from handoff.domain.hours import BusinessHours
 from handoff.domain.ticket import AgentAction, TicketStatus
-from handoff.store.tickets import Agent, TicketStore
+from handoff.domain.ticket_views import Agent
+from handoff.store.tickets import TicketStore
 
 MONDAY_NOON_LA = datetime(2026, 11, 16, 20, 0, tzinfo=UTC)
 SATURDAY_NIGHT_LA = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)

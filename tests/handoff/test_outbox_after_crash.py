@@ -13,8 +13,9 @@ from bot.store.database import Database
 from channels.core.store import ChannelStore
 from handoff.bridge.rasa_client import RasaClient
 from handoff.bridge.workers import ShopperWorker
+from handoff.domain.ticket_views import Agent
 from handoff.store.outbox import Outbox
-from handoff.store.tickets import Agent, TicketStore
+from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import open_ticket
 from tests.handoff.fake_rasa import FakeRasa
 

@@ -20,8 +20,9 @@ from bot.store.channel_models import ChannelConversation
 from bot.store.database import Database
 from handoff.agent_cli import AgentConsole
 from handoff.domain.delivery import origin_of
+from handoff.domain.ticket_views import Agent
 from handoff.store.outbox import Outbox
-from handoff.store.tickets import Agent, TicketStore
+from handoff.store.tickets import TicketStore
 from tests.conftest import SHARED, RunningStack
 from tests.handoff.fake_slack import Call, FakeSlack
 from tests.handoff.shoppers import card_for, ticket_for, wait_for_thread

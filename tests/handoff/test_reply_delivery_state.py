@@ -32,8 +32,9 @@ from handoff.domain.delivery import (
     presentation,
     reply_status,
 )
+from handoff.domain.ticket_views import Agent
 from handoff.store.outbox import Outbox
-from handoff.store.tickets import Agent, TicketStore
+from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import RunningBridge, open_ticket
 from tests.handoff.fake_rasa import FakeRasa
 from tests.handoff.fake_slack import FakeSlack

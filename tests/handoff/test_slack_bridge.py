@@ -14,10 +14,11 @@ from bot.store.database import Database
 from handoff.bridge.cards import CLAIM, HAND_BACK, RESOLVE
 from handoff.domain.escalation import Priority, Reason, Route
 from handoff.domain.ticket import DeliveryStatus, Destination, MessageDirection, TicketStatus
+from handoff.domain.ticket_views import TicketView
 from handoff.domain.transcript import transcript_lines
 from handoff.store.models import HandoffDelivery
 from handoff.store.outbox import Outbox
-from handoff.store.tickets import TicketStore, TicketView
+from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import OUTSIDER, RunningBridge, open_ticket
 from tests.handoff.fake_slack import FakeSlack
 from tests.handoff.slack_requests import (
@@ -278,7 +279,7 @@ def test_sla_breach_re_alerts_in_the_priority_channel(
 
 
 def _agent():  # type: ignore[no-untyped-def]
-    from handoff.store.tickets import Agent
+    from handoff.domain.ticket_views import Agent
 
     return Agent("cli:maya", "Maya Lopez")
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from bot.store.database import Database
 from handoff.domain.escalation import Priority, Reason, Route
 from handoff.domain.ticket import AgentAction, Destination, MessageDirection, TicketStatus
+from handoff.domain.ticket_views import Agent
 from handoff.domain.transcript import Line
 from handoff.store.outbox import Outbox
-from handoff.store.tickets import Agent, TicketStore
+from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import open_ticket
 
 MAYA = Agent("slack:W111", "Maya Lopez")
