@@ -61,10 +61,7 @@ class ActionAskOrderNumber(UsesServices, Action):
             {"title": order_button_title(o), "payload": payload("inform", order_id=o.number)}
             for o in orders[:_MAX_ORDER_BUTTONS]
         ]
-        dispatcher.utter_message(
-            text="Which order is it about? Pick one, or type another order number.",
-            buttons=buttons,
-        )
+        dispatcher.utter_message(response="utter_ask_which_order", buttons=buttons)
         return []
 
 
@@ -82,7 +79,7 @@ class ActionAskReturnItem(UsesServices, Action):
             {"title": line.name[:60], "payload": payload("inform", return_item=str(line.id))}
             for line in order.lines
         ]
-        dispatcher.utter_message(text="Which item would you like to return?", buttons=buttons)
+        dispatcher.utter_message(response="utter_ask_which_return_item", buttons=buttons)
         return []
 
 
@@ -99,38 +96,26 @@ class ActionAskConfirmed(UsesServices, Action):
         if order is None:
             return []
         form = active_form(tracker)
-        yes, no = payload("affirm"), payload("deny")
         if form == "cancel_order_form":
-            text, buttons = self._cancel_question(order), [("Yes, cancel it", yes)]
-            buttons.append(("No, keep it", no))
-        elif form == "address_change_form":
-            new = tracker.get_slot("new_address")
-            text = (
-                f"Change the delivery address of order #{order.number}\n"
-                f"from: {order.shipping_address.one_line()}\nto: {new}\n\nShall I make the change?"
+            dispatcher.utter_message(
+                response="utter_ask_confirm_cancel", **self._cancel_terms(order)
             )
-            buttons = [
-                ("Yes, change it", yes),
-                ("Fix the address", payload("inform", correction="new_address")),
-                ("No, leave it", no),
-            ]
+        elif form == "address_change_form":
+            dispatcher.utter_message(
+                response="utter_ask_confirm_address_change",
+                order_number=order.number,
+                old_address=order.shipping_address.one_line(),
+                new_address=tracker.get_slot("new_address"),
+            )
         else:
-            text = return_summary(self.services, tracker, order) + "\n\nShall I open the return?"
-            buttons = [
-                ("Yes, open it", yes),
-                ("Change item", payload("inform", correction="return_item")),
-                ("Change reason", payload("inform", correction="return_reason")),
-                ("Change condition", payload("inform", correction="return_condition")),
-                ("No, stop", no),
-            ]
-        dispatcher.utter_message(
-            text=text, buttons=[{"title": t, "payload": p} for t, p in buttons]
-        )
+            response, values = return_summary(self.services, tracker, order)
+            dispatcher.utter_message(response=response, **values)
         return []
 
-    def _cancel_question(self, order: OrderView) -> str:
+    def _cancel_terms(self, order: OrderView) -> dict[str, str]:
+        # The two sentences depend on the policy's fee and on whether the order was paid, so
+        # they are chosen here; the rest of the question is utter_ask_confirm_cancel.
         policy = self.services.store_policy
-        items = "; ".join(f"{line.quantity} x {line.name}" for line in order.lines)
         refund = (
             f" You'll get a full refund of {order.total:.2f} {order.currency} to your original "
             f"payment method within {policy.refund_business_days_min}-"
@@ -143,7 +128,10 @@ class ActionAskConfirmed(UsesServices, Action):
             if policy.cancellation_fee == 0
             else f" A cancellation fee of {policy.cancellation_fee:.2f} {order.currency} applies."
         )
-        return (
-            f"Here's what I'll cancel: order #{order.number} ({items}; total "
-            f"{order.total:.2f} {order.currency}).{fee}{refund}\n\nShall I cancel it?"
-        )
+        return {
+            "order_number": order.number,
+            "items": "; ".join(f"{line.quantity} x {line.name}" for line in order.lines),
+            "order_total": f"{order.total:.2f} {order.currency}",
+            "fee_sentence": fee,
+            "refund_sentence": refund,
+        }

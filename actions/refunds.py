@@ -19,6 +19,15 @@ class ValidateInvoiceForm(VerifiedOrderForm):
     form = "invoice_form"
 
 
+#: The description with the buttons for its next step, by (offer_return, offer_human).
+_REFUND_STATUS = {
+    (False, False): "utter_refund_status",
+    (True, False): "utter_refund_status_offer_return",
+    (False, True): "utter_refund_status_offer_human",
+    (True, True): "utter_refund_status_offer_return_and_human",
+}
+
+
 class ActionRefundStatus(_SubmitChange):
     def name(self) -> str:
         return "action_refund_status"
@@ -30,12 +39,8 @@ class ActionRefundStatus(_SubmitChange):
         if order is None:
             return reset()
         message = self.services.refund_describer.describe(order, self.services.today())
-        buttons = []
-        if message.offer_return:
-            buttons.append({"title": "Start a return", "payload": "/start_return"})
-        if message.offer_human:
-            buttons.append({"title": "Talk to a person", "payload": "/contact_human_agent"})
-        dispatcher.utter_message(text=message.text, buttons=buttons)
+        response = _REFUND_STATUS[(message.offer_return, message.offer_human)]
+        dispatcher.utter_message(response=response, refund_status=message.text)
         return reset()
 
 

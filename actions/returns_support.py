@@ -130,20 +130,24 @@ def decide(services: Services, order: OrderView, given: ReturnAnswers) -> Return
     return services.return_policy.is_eligible(item, case)
 
 
-def return_summary(services: Services, tracker: Tracker, order: OrderView) -> str:
+def return_summary(
+    services: Services, tracker: Tracker, order: OrderView
+) -> tuple[str, dict[str, Any]]:
+    """The response confirming the return (domain/selfservice.yml) and the values it shows."""
     given = answers(tracker, order)
     if given is None:
-        return f"Return for order #{order.number}."
+        return "utter_ask_confirm_return_unanswered", {"order_number": order.number}
     policy = services.store_policy
     refund = given.line.unit_price * given.line.quantity
-    return (
-        f"Return for order #{order.number}: {given.line.quantity} x {given.line.name}; reason: "
-        f"{REASON_WORDS.get(given.reason, given.reason)}; condition: "
-        f"{CONDITION_WORDS.get(given.condition, given.condition)}. Refund: {refund:.2f} "
-        f"{order.currency} to your original payment method, "
-        f"{policy.refund_business_days_min}-{policy.refund_business_days_max} business days "
-        "after we receive and check the item. The return label is free."
-    )
+    return "utter_ask_confirm_return", {
+        "order_number": order.number,
+        "quantity": given.line.quantity,
+        "item": given.line.name,
+        "reason": REASON_WORDS.get(given.reason, given.reason),
+        "condition": CONDITION_WORDS.get(given.condition, given.condition),
+        "refund_amount": f"{refund:.2f} {order.currency}",
+        "refund_days": f"{policy.refund_business_days_min}-{policy.refund_business_days_max}",
+    }
 
 
 def attachments_of(tracker: Tracker) -> list[dict[str, Any]]:

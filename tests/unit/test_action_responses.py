@@ -52,6 +52,19 @@ RENDERED: list[tuple[str, dict[str, Any]]] = [
                              "drop_off_days": 14, "inspection_days": 3,
                              "refund_amount": "120.00 USD", "refund_days": "5-10",
                              "refund_by": "Friday, May 8"}),
+    ("utter_ask_confirm_cancel", {"order_number": "10024", "items": "1 x Beanie",
+                                  "order_total": "89.00 USD", "fee_sentence": " Free.",
+                                  "refund_sentence": " Refunded."}),
+    ("utter_ask_confirm_address_change", {"order_number": "10024", "old_address": "1 Main St",
+                                          "new_address": "221 Pine St"}),
+    ("utter_ask_confirm_return", {"order_number": "10024", "quantity": 2, "item": "Boots",
+                                  "reason": "too small", "condition": "unopened",
+                                  "refund_amount": "120.00 USD", "refund_days": "5-10"}),
+    ("utter_ask_confirm_return_unanswered", {"order_number": "10024"}),
+    ("utter_refund_status", {"refund_status": "A refund of 5.00 USD was completed."}),
+    ("utter_refund_status_offer_return", {"refund_status": "There's no refund."}),
+    ("utter_refund_status_offer_human", {"refund_status": "It could not be completed."}),
+    ("utter_refund_status_offer_return_and_human", {"refund_status": "Both."}),
 ]  # fmt: skip
 
 
