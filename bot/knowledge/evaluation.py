@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -243,15 +242,3 @@ def format_eval_report(report: EvalReport) -> str:
             for o in confident_off
         ]
     return "\n".join(lines)
-
-
-def eval_summary(report: EvalReport) -> dict[str, Any]:
-    """The figures as plain data (for tests and dashboards)."""
-    return {
-        "top1": report.top(1).share,
-        "top3": report.top(3).share,
-        "top1_holdout": report.top(1, "holdout").share,
-        "off_topic_weak": report.off_topic_weak().share,
-        "answered_right": report.answered_right.share,
-        "answered_wrong": len(report.answered_wrong),
-    }

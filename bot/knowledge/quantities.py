@@ -82,10 +82,6 @@ class Quantity:
     end: int
     in_digits: bool  # "30 days" rather than "thirty days" / "a day"
 
-    @property
-    def is_range(self) -> bool:
-        return self.low != self.high
-
 
 def _value(token: str) -> Decimal:
     return Decimal(NUMBER_WORDS[token]) if token in NUMBER_WORDS else Decimal(token)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,12 +128,3 @@ def encodable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
-
-
-def model_files_present(model_dir: Path | None = None) -> bool:
-    """Whether the packaged model can be loaded here (for tests and `relaydesk` checks)."""
-    try:
-        directory = model_dir or bundled_model_dir()
-    except RuntimeError:
-        return False
-    return (directory / "model.safetensors").is_file() and (directory / "tokenizer.json").is_file()
