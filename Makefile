@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:  make run   and   make test
-.PHONY: run test setup lint validate train clean
+.PHONY: run test setup lint typecheck validate train clean
 
 run: setup
 	.venv/bin/relaydesk run
@@ -13,6 +13,10 @@ setup:
 
 lint: setup
 	.venv/bin/ruff check .
+
+# Also part of `make test` (tests/test_typecheck.py); configured in pyproject.toml [tool.mypy].
+typecheck: setup
+	.venv/bin/mypy
 
 validate: setup
 	.venv/bin/relaydesk rasa data validate

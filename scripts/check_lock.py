@@ -40,9 +40,14 @@ PYPROJECT = ROOT / "pyproject.toml"
 SOURCE_DIRS = ("bot", "actions", "channels", "handoff", "scripts", "bench", "tests")
 OWN_TOP_LEVEL = frozenset(SOURCE_DIRS)
 
+
+def _canonical(name: str) -> str:
+    return str(canonicalize_name(name))
+
+
 # Installed by scripts/setup outside the lock (Rasa cannot be resolved on Python 3.11, see
 # requirements/README.md), or the installer and the project itself.
-NOT_IN_LOCK = frozenset(canonicalize_name(n) for n in ("rasa", "rasa-sdk", "pip", "relaydesk"))
+NOT_IN_LOCK = frozenset(_canonical(n) for n in ("rasa", "rasa-sdk", "pip", "relaydesk"))
 
 # Imports that are deliberately not installed, with the reason.
 UNINSTALLED_IMPORTS: dict[str, str] = {
@@ -75,7 +80,7 @@ def read_lock(path: Path = LOCK) -> dict[str, tuple[str, Version]]:
         name, sep, version = line.partition("==")
         if not sep:
             raise ValueError(f"{path.name}: not an exact pin: {raw!r}")
-        pins[canonicalize_name(name)] = (name.strip(), Version(version.strip()))
+        pins[_canonical(name)] = (name.strip(), Version(version.strip()))
     return pins
 
 
@@ -121,7 +126,7 @@ def _marker_environments(
     dist: metadata.Distribution, extras: frozenset[str]
 ) -> list[dict[str, str]]:
     base: dict[str, str] = {}
-    requires_python = dist.metadata.get("Requires-Python")
+    requires_python = (dist.metadata.get_all("Requires-Python") or [None])[0]
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
     if requires_python and not SpecifierSet(requires_python).contains(current):
         base = {
@@ -137,11 +142,11 @@ def _applies(marker: Marker | None, environments: list[dict[str, str]]) -> bool:
 
 def required_closure(roots: Iterable[Requirement]) -> set[str]:
     """Canonical names of the installed distributions the roots need, transitively."""
-    installed = {canonicalize_name(d.metadata["Name"]): d for d in metadata.distributions()}
+    installed = {_canonical(d.metadata["Name"]): d for d in metadata.distributions()}
     needed: set[str] = set()
     seen: set[tuple[str, frozenset[str]]] = set()
     queue: deque[tuple[str, frozenset[str]]] = deque(
-        (canonicalize_name(r.name), frozenset(r.extras))
+        (_canonical(r.name), frozenset(r.extras))
         for r in roots
         if _applies(r.marker, [{"extra": ""}])
     )
@@ -158,14 +163,14 @@ def required_closure(roots: Iterable[Requirement]) -> set[str]:
         for text in dist.requires or []:
             requirement = Requirement(text)
             if _applies(requirement.marker, environments):
-                queue.append((canonicalize_name(requirement.name), frozenset(requirement.extras)))
+                queue.append((_canonical(requirement.name), frozenset(requirement.extras)))
     return needed
 
 
 def module_owners() -> dict[str, list[str]]:
     """Top-level import name -> canonical names of the installed distributions providing it."""
     return {
-        module: sorted({canonicalize_name(d) for d in dists})
+        module: sorted({_canonical(d) for d in dists})
         for module, dists in metadata.packages_distributions().items()
     }
 
@@ -174,7 +179,7 @@ def check(root: Path = ROOT) -> Report:
     report = Report()
     pins = read_lock(root / "requirements" / "lock.txt")
     declared = declared_requirements(root / "pyproject.toml")
-    declared_names = {canonicalize_name(r.name) for r in declared}
+    declared_names = {_canonical(r.name) for r in declared}
     owners = module_owners()
 
     imports = third_party(imported_top_level(python_files(root)))
@@ -192,7 +197,7 @@ def check(root: Path = ROOT) -> Report:
             )
 
     for requirement in declared:
-        name = canonicalize_name(requirement.name)
+        name = _canonical(requirement.name)
         if name in NOT_IN_LOCK:
             continue
         if name not in pins:
@@ -201,7 +206,7 @@ def check(root: Path = ROOT) -> Report:
             report.add(f"pyproject.toml declares {requirement}, but lock.txt pins {pins[name][1]}")
 
     installed = {
-        canonicalize_name(d.metadata["Name"]): Version(d.version) for d in metadata.distributions()
+        _canonical(d.metadata["Name"]): Version(d.version) for d in metadata.distributions()
     }
     for name, (written, version) in sorted(pins.items()):
         if name not in installed:
