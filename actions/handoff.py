@@ -50,7 +50,7 @@ from handoff.domain.hours import BusinessHours
 from handoff.domain.messages import QueueState, acknowledgement, first_name
 from handoff.domain.ticket import TicketStatus
 from handoff.domain.ticket_views import Opening, TicketRequest
-from handoff.domain.transcript import transcript_lines
+from handoff.rasa_events import transcript_lines
 from handoff.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)

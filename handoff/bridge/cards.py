@@ -13,7 +13,7 @@ from typing import Any
 from handoff.domain.delivery import Presentation
 from handoff.domain.ticket import TicketStatus
 from handoff.domain.ticket_views import TicketView
-from handoff.domain.transcript import slack_escape
+from handoff.mrkdwn import slack_escape
 
 CLAIM, RESOLVE, HAND_BACK = "handoff_claim", "handoff_resolve", "handoff_hand_back"
 #: The card's *Add note* button, and the form (modal) it opens.

@@ -40,7 +40,7 @@ from sqlalchemy.pool import SingletonThreadPool
 
 from bot.store.database import Database
 from handoff.bridge.file_watch import WRITES_AND_CLOSES, FileWatch, sqlite_files
-from handoff.domain.transcript import is_shopper_message, shopper_text
+from handoff.rasa_events import is_shopper_message, shopper_text
 from handoff.store.models import HandoffCursor
 from handoff.store.tickets import TicketStore
 

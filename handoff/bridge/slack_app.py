@@ -40,7 +40,7 @@ from handoff.bridge.slack_gateway import SlackFailure, SlackGateway, classify
 from handoff.domain.messages import AgentText, classify_agent_text
 from handoff.domain.ticket import AgentAction
 from handoff.domain.ticket_views import Agent, Outcome
-from handoff.domain.transcript import slack_to_plain
+from handoff.mrkdwn import slack_to_plain
 from handoff.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ class TicketStatus(StrEnum):
         return self in (TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 
-#: The active statuses (`TicketStatus.is_active`) as a tuple, for SQL's `IN`.
+#: The statuses `TicketStatus.is_active` holds for, as a tuple the store can query with.
 ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 

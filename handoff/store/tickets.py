@@ -35,7 +35,8 @@ from handoff.domain.ticket import (
     TicketStatus,
 )
 from handoff.domain.ticket_views import Agent, Opening, Outcome, TicketRequest, TicketView
-from handoff.domain.transcript import Line, paginate, slack_escape
+from handoff.domain.transcript import Line
+from handoff.mrkdwn import paginate, slack_escape
 from handoff.store.models import HandoffDelivery, HandoffMessage, HandoffTicket
 from handoff.store.queue_stats import QueueStats
 from handoff.store.ticket_outbox import TicketOutbox

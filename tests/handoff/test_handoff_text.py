@@ -18,7 +18,9 @@ from handoff.domain.messages import (
     is_internal_note,
     signed,
 )
-from handoff.domain.transcript import paginate, summarise, transcript_lines
+from handoff.domain.transcript import summarise
+from handoff.mrkdwn import paginate, thread_line
+from handoff.rasa_events import transcript_lines
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -88,7 +90,7 @@ def test_transcript_lines_mask_show_buttons_and_links() -> None:
          "metadata": {"is_external": True}},
     ]  # fmt: skip
     lines = transcript_lines(events)
-    assert [line.render() for line in lines] == [
+    assert [thread_line(line) for line in lines] == [
         "*Shopper:* hi, card [card ending 4242]",
         "*Bot:* Hello!",
         "*Shopper:* [clicked] Talk to a person",

@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.settings import Settings
 from bot.store.database import Database
+from handoff import rasa_events
 from handoff.bridge.events import (
     RELAY_TEXT_LIMIT,
     SQL_BROKER_CURSOR,
@@ -36,7 +37,6 @@ from handoff.bridge.events import (
     SqlBrokerSource,
     skipped_events,
 )
-from handoff.domain import transcript as handoff_transcript
 from handoff.domain.masking import mask_secrets
 from handoff.store.tickets import TicketStore
 from tests.conftest import REPO_ROOT, free_port
@@ -168,8 +168,8 @@ def test_only_messages_a_ticket_takes_are_masked(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     masked: list[str] = []
-    real = handoff_transcript.mask_secrets
-    monkeypatch.setattr(handoff_transcript, "mask_secrets", lambda t: masked.append(t) or real(t))
+    real = rasa_events.mask_secrets
+    monkeypatch.setattr(rasa_events, "mask_secrets", lambda t: masked.append(t) or real(t))
     tickets = TicketStore(database, slack_enabled=False)
     ticket = open_ticket(tickets, "shopper-1")
     relay = ShopperRelay(tickets, on_relayed=lambda: None)

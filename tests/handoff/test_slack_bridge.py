@@ -15,7 +15,7 @@ from handoff.bridge.cards import CLAIM, HAND_BACK, RESOLVE
 from handoff.domain.escalation import Priority, Reason, Route
 from handoff.domain.ticket import DeliveryStatus, Destination, MessageDirection, TicketStatus
 from handoff.domain.ticket_views import TicketView
-from handoff.domain.transcript import transcript_lines
+from handoff.rasa_events import transcript_lines
 from handoff.store.models import HandoffDelivery
 from handoff.store.outbox import Outbox
 from handoff.store.tickets import TicketStore
