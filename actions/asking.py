@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -65,36 +66,44 @@ class ActionAskOrderNumber(UsesServices, Action):
         return []
 
 
-class ActionAskReturnItem(UsesServices, Action):
-    def name(self) -> str:
-        return "action_ask_return_item"
+class _AskAboutVerifiedOrder(UsesServices, Action, ABC):
+    """A form's question about the verified order (`ask`), or "the lookup is unavailable"."""
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView) -> None:
+        """Ask the question about `order`."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         order = verified_order_or_unavailable(self.services, dispatcher, tracker)
-        if order is None:
-            return []
+        if order is not None:
+            self.ask(dispatcher, tracker, order)
+        return []
+
+
+class ActionAskReturnItem(_AskAboutVerifiedOrder):
+    def name(self) -> str:
+        return "action_ask_return_item"
+
+    def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView) -> None:
         buttons = [
             {"title": line.name[:60], "payload": payload("inform", return_item=str(line.id))}
             for line in order.lines
         ]
         dispatcher.utter_message(response="utter_ask_which_return_item", buttons=buttons)
-        return []
 
 
-class ActionAskConfirmed(UsesServices, Action):
+class ActionAskConfirmed(_AskAboutVerifiedOrder):
     """Show exactly what will change and ask for a yes before changing anything."""
 
     def name(self) -> str:
         return "action_ask_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        order = verified_order_or_unavailable(self.services, dispatcher, tracker)
-        if order is None:
-            return []
+    def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView) -> None:
         form = active_form(tracker)
         if form == "cancel_order_form":
             dispatcher.utter_message(
@@ -110,7 +119,6 @@ class ActionAskConfirmed(UsesServices, Action):
         else:
             response, values = return_summary(self.services, tracker, order)
             dispatcher.utter_message(response=response, **values)
-        return []
 
     def _cancel_terms(self, order: OrderView) -> dict[str, str]:
         # The two sentences depend on the policy's fee and on whether the order was paid, so

@@ -78,10 +78,27 @@ class ValidateAddressChangeForm(VerifiedOrderForm):
 
 
 class _SubmitChange(UsesServices, Action, ABC):
-    """Shared start of the submit actions: locked? verified? which order?"""
+    """Shared start of the submit actions: locked? verified? which order? Then `submit`."""
+
+    #: The flow's own slots, cleared with FLOW_SLOTS when it ends without an order.
+    extra_slots: tuple[str, ...] = ()
 
     @abstractmethod
     def name(self) -> str: ...
+
+    @abstractmethod
+    def submit(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
+    ) -> list[EventType]:
+        """What the flow does for the verified order; returns the events (ending the flow)."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        order = self._verified_order(dispatcher, tracker)
+        if order is None:
+            return reset(*self.extra_slots)
+        return self.submit(dispatcher, tracker, order)
 
     def _verified_order(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -98,12 +115,9 @@ class ActionSubmitCancelOrder(_SubmitChange):
     def name(self) -> str:
         return "action_submit_cancel_order"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    def submit(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
     ) -> list[EventType]:
-        order = self._verified_order(dispatcher, tracker)
-        if order is None:
-            return reset()
         decision = self.services.cancellation_policy.decide(order)
         policy = self.services.store_policy
         if not decision.allowed:
@@ -142,12 +156,9 @@ class ActionSubmitAddressChange(_SubmitChange):
     def name(self) -> str:
         return "action_submit_address_change"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    def submit(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
     ) -> list[EventType]:
-        order = self._verified_order(dispatcher, tracker)
-        if order is None:
-            return reset()
         decision = self.services.address_change_policy.decide(order, self.services.now())
         if not decision.allowed:
             dispatcher.utter_message(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
 from actions.changes import _SubmitChange, reset
 from actions.order_forms import VerifiedOrderForm
+from bot.domain.views import OrderView
 
 
 class ValidateRefundStatusForm(VerifiedOrderForm):
@@ -32,12 +32,9 @@ class ActionRefundStatus(_SubmitChange):
     def name(self) -> str:
         return "action_refund_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    def submit(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
     ) -> list[EventType]:
-        order = self._verified_order(dispatcher, tracker)
-        if order is None:
-            return reset()
         message = self.services.refund_describer.describe(order, self.services.today())
         response = _REFUND_STATUS[(message.offer_return, message.offer_human)]
         dispatcher.utter_message(response=response, refund_status=message.text)
@@ -48,12 +45,9 @@ class ActionSendInvoice(_SubmitChange):
     def name(self) -> str:
         return "action_send_invoice"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    def submit(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
     ) -> list[EventType]:
-        order = self._verified_order(dispatcher, tracker)
-        if order is None:
-            return reset()
         template = self.services.store_policy.invoice_url_template
         if order.status == "processing":
             dispatcher.utter_message(response="utter_invoice_pending", order_number=order.number)

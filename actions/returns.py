@@ -103,15 +103,14 @@ _REFUSALS = {
 
 
 class ActionSubmitReturn(_SubmitChange):
+    extra_slots = RETURN_SLOTS
+
     def name(self) -> str:
         return "action_submit_return"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    def submit(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
     ) -> list[EventType]:
-        order = self._verified_order(dispatcher, tracker)
-        if order is None:
-            return reset(*RETURN_SLOTS)
         if delivered_on(order) is None:
             dispatcher.utter_message(
                 response="utter_return_not_delivered", order_number=order.number

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 # "OR 97205", "CA 94110-1234", "97205"; Canadian "ON M5V 2T6".
 _REGION_POSTAL = re.compile(
@@ -13,18 +14,28 @@ _COUNTRY = re.compile(r"^(?:[A-Za-z]{2}|usa|united states|canada)$", re.IGNORECA
 _COUNTRY_CODES = {"usa": "US", "united states": "US", "canada": "CA"}
 
 
-def one_line(
-    line1: str,
-    line2: str | None,
-    city: str,
-    region: str | None,
-    postal_code: str,
-    country: str,
-) -> str:
+class PostalAddress(Protocol):
+    """What an address is shown from: the one on an order (`AddressView`) or one typed."""
+
+    @property
+    def line1(self) -> str: ...
+    @property
+    def line2(self) -> str | None: ...
+    @property
+    def city(self) -> str: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def postal_code(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+
+
+def one_line(address: PostalAddress) -> str:
     """'1 Main St, Apt 2, Springfield, IL 62701, US': how addresses are shown in chat, both the
     one on the order and the one a shopper typed, so a confirmation compares like with like."""
-    locality = " ".join(part for part in (region, postal_code) if part)
-    parts = (line1, line2, city, locality, country)
+    locality = " ".join(part for part in (address.region, address.postal_code) if part)
+    parts = (address.line1, address.line2, address.city, locality, address.country)
     return ", ".join(part for part in parts if part)
 
 
@@ -38,9 +49,7 @@ class ParsedAddress:
     country: str
 
     def one_line(self) -> str:
-        return one_line(
-            self.line1, self.line2, self.city, self.region, self.postal_code, self.country
-        )
+        return one_line(self)
 
 
 def parse_address(text: str | None, default_country: str = "US") -> ParsedAddress | None:

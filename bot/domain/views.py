@@ -53,9 +53,7 @@ class AddressView:
 
     def one_line(self) -> str:
         """'1 Main St, Apt 2, Springfield, IL 62701, US' — for confirmations in chat."""
-        return one_line(
-            self.line1, self.line2, self.city, self.region, self.postal_code, self.country
-        )
+        return one_line(self)
 
 
 @dataclass(frozen=True, slots=True)
