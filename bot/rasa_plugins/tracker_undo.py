@@ -8,12 +8,14 @@ the channel connectors (channels/core/channel.py, channels/core/recovery.py) cal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rasa.shared.core.events import ActiveLoop, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from channels.core.messages import InboundMessage
+if TYPE_CHECKING:
+    # Only the message's ids are read: at run time this module needs nothing from channels/.
+    from channels.core.messages import InboundMessage
 
 
 def _undo_since(tracker: DialogueStateTracker, index: int, domain: Any) -> None:
