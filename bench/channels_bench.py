@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +149,7 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=20, help="concurrent, per channel")
     parser.add_argument("--channels", default="whatsapp,messenger,telegram")
     parser.add_argument(
-        "--turns-in-flight", type=int, default=Settings().channel_max_turns_in_flight,
+        "--turns-in-flight", type=int, default=Settings().sending.max_turns_in_flight,
         help="CHANNEL_MAX_TURNS_IN_FLIGHT for the run",
     )  # fmt: skip
     parser.add_argument("--fixtures", type=Path, default=REPO_ROOT.parent / "shared" / "fixtures")
@@ -165,8 +164,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as workdir, FakeProviders() as fake:
         rasa_port = free_port()
         settings = fake.configure(
-            replace(
-                Settings.from_env({}),
+            Settings.from_env({}).replace(
                 database_url=f"sqlite:///{Path(workdir) / 'store.db'}",
                 tracker_db_path=Path(workdir) / "tracker.db",
                 rasa_port=rasa_port,
@@ -174,12 +172,13 @@ def main() -> int:
                 bridge_port=free_port(),
                 rasa_token=uuid.uuid4().hex,
                 public_url=f"http://127.0.0.1:{rasa_port}",
-                channel_max_turns_in_flight=args.turns_in_flight,
+                sending={"max_turns_in_flight": args.turns_in_flight},
             )
         )
         prepare_store(settings)
         with open(Path(workdir) / "supervisor.log", "w") as log:
-            supervisor = Supervisor(stack_specs(settings), output=log, log_dir=workdir)
+            specs = stack_specs(settings, settings.to_env())
+            supervisor = Supervisor(specs, output=log, log_dir=workdir)
             supervisor.start()
             try:
                 supervisor.wait_until_ready()

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,8 +128,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
     rasa_port = free_port()
     with FakeSlack(users=AGENTS) as fake:
-        settings = replace(
-            base,
+        settings = base.replace(
             database_url=f"sqlite:///{workdir / 'store.db'}",
             tracker_db_path=workdir / "tracker.db",
             rasa_port=rasa_port,
@@ -144,7 +142,9 @@ def main() -> None:
         prepare_store(settings)
         with open(workdir / "supervisor.log", "w") as output:
             supervisor = Supervisor(
-                stack_specs(settings), output=output, log_dir=str(workdir / "logs")
+                stack_specs(settings, settings.to_env()),
+                output=output,
+                log_dir=str(workdir / "logs"),
             )
             supervisor.start()
             try:

@@ -43,7 +43,7 @@ def _configuration_problem(settings: Settings) -> str | None:
     from channels.webchat.embedding import parse_embed_origins
 
     try:
-        parse_embed_origins(settings.webchat_embed_origins)
+        parse_embed_origins(settings.webchat.embed_origins)
     except ValueError as error:
         return str(error)
     return None

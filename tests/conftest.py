@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +96,7 @@ class RunningStack:
         response = requests.post(
             self.json_api_url,
             json=body,
-            headers={"Authorization": f"Bearer {self.settings.json_api_secret}"},
+            headers={"Authorization": f"Bearer {self.settings.json_api.secret}"},
             timeout=timeout,
         )
         response.raise_for_status()
@@ -150,15 +150,14 @@ def rasa_stack(
 ) -> Iterator[RunningStack]:
     workdir = tmp_path_factory.mktemp("stack")
     rasa_port = free_port()
-    settings = replace(
-        Settings.from_env({}),
+    settings = Settings.from_env({}).replace(
         database_url=f"sqlite:///{workdir / 'store.db'}",
         tracker_db_path=workdir / "tracker.db",
         rasa_port=rasa_port,
         action_port=free_port(),
         bridge_port=free_port(),
         rasa_token=uuid.uuid4().hex,
-        json_api_secret=json_api_secret,
+        json_api={"secret": json_api_secret},
         public_url=f"http://127.0.0.1:{rasa_port}",
     )
     # Every messaging channel is configured, against the fake providers.
@@ -181,7 +180,9 @@ def running_stack(settings: Settings, workdir: Path) -> Iterator[RunningStack]:
     prepare_store(settings)
     log_dir = workdir / "logs"
     with open(workdir / "supervisor.log", "w") as output:
-        supervisor = Supervisor(stack_specs(settings), output=output, log_dir=str(log_dir))
+        # The processes see these settings, not the test run's environment.
+        specs = stack_specs(settings, settings.to_env())
+        supervisor = Supervisor(specs, output=output, log_dir=str(log_dir))
         supervisor.start()
         try:
             supervisor.wait_until_ready()

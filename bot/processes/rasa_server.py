@@ -10,13 +10,17 @@ and this module adds `--auth-token $RASA_TOKEN` to the arguments *inside* the pr
 calling Rasa's own CLI entry point (what `.venv/bin/rasa` does). Python keeps sys.argv to
 itself: /proc/<pid>/cmdline still shows the command above. The environment, where the token
 comes from, is readable only by the process's own user (and root), like its memory.
+
+It is also where the Rasa server reads its settings, once: Rasa builds the channel connectors
+itself (`from_credentials`), and they take theirs from `bot.settings.process_settings()`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
+
+from bot.settings import Settings, use_process_settings
 
 TOKEN_VARIABLE = "RASA_TOKEN"
 
@@ -44,7 +48,9 @@ def rasa_argv(args: Sequence[str], env: Mapping[str, str]) -> list[str]:
 
 
 def main() -> None:
-    sys.argv = rasa_argv(sys.argv[1:], os.environ)
+    settings = Settings.from_env()
+    use_process_settings(settings)
+    sys.argv = rasa_argv(sys.argv[1:], {TOKEN_VARIABLE: settings.rasa_token})
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -9,8 +9,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot.processes.supervisor import ProcessSpec, WarningNoiseFilter
@@ -26,45 +25,22 @@ def venv_bin(name: str) -> str:
 
 def with_token(settings: Settings) -> Settings:
     """Rasa's HTTP API must never run open: make up a token for this run if none is set."""
-    return settings if settings.rasa_token else replace(settings, rasa_token=secrets.token_hex(16))
+    if settings.rasa_token:
+        return settings
+    return settings.replace(rasa_token=secrets.token_hex(16))
 
 
 def rasa_environment(settings: Settings) -> dict[str, str]:
-    """Environment every process shares (endpoints.yml reads the ACTION/RASA variables)."""
+    """What the processes get on top of the environment they inherit, which is the one the
+    settings were read from (each process reads its own settings from it, once): the token
+    `with_token` may have made up, the values endpoints*.yml refer to as `${...}` (Rasa
+    refuses unset ones there), and quiet Rasa."""
     return {
-        "RELAYDESK_ROOT": str(settings.repo_root),
-        "DATABASE_URL": settings.database_url,
-        "RASA_TRACKER_DB": str(settings.tracker_db_path),
-        "ACTION_ENDPOINT_URL": settings.action_server_url,
-        "RASA_HOST": settings.rasa_host,
-        "RASA_PORT": str(settings.rasa_port),
         "RASA_TOKEN": settings.rasa_token,
-        "ACTION_PORT": str(settings.action_port),
-        "BRIDGE_PORT": str(settings.bridge_port),
-        "PUBLIC_URL": settings.public_url,
-        "RELAYDESK_PROFILE": settings.profile,
-        # Messaging channels: credentials.yml refers to these and Rasa refuses unset
-        # variables there, so unconfigured channels get empty values (and answer 503).
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
-        "TWILIO_WHATSAPP_FROM": settings.twilio_whatsapp_from,
-        "TWILIO_TEMPLATE_CONTENT_SID": settings.twilio_template_content_sid,
-        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
-        "MESSENGER_PAGE_ACCESS_TOKEN": settings.messenger_page_access_token,
-        "MESSENGER_APP_SECRET": settings.messenger_app_secret,
-        "MESSENGER_VERIFY_TOKEN": settings.messenger_verify_token,
-        "GRAPH_API_BASE_URL": settings.graph_api_base_url,
-        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token,
-        "TELEGRAM_WEBHOOK_SECRET": settings.telegram_webhook_secret,
-        "TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
-        "CHANNEL_SEND_ATTEMPTS": str(settings.channel_send_attempts),
-        "CHANNEL_RETRY_BASE_DELAY": str(settings.channel_retry_base_delay),
-        "CHANNEL_MAX_TURNS_IN_FLIGHT": str(settings.channel_max_turns_in_flight),
-        # credentials.yml: the JSON endpoint (off while empty), the web chat's embedding sites.
-        "JSON_API_SECRET": settings.json_api_secret,
-        "WEBCHAT_EMBED_ORIGINS": settings.webchat_embed_origins,
-        # Slack, service levels, escalation thresholds, the event broker's file (handoff/).
-        **settings.handoff.to_env(),
+        "ACTION_ENDPOINT_URL": settings.action_server_url,
+        "RASA_TRACKER_DB": str(settings.tracker_db_path),
+        "RASA_EVENTS_DB": str(settings.handoff.events_db_path),
+        "RABBITMQ_HANDOFF_QUEUE": settings.handoff.rabbitmq_queue,
         # Rasa phones home and prints banners otherwise.
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -112,9 +88,11 @@ def train(settings: Settings, *, force: bool = False, echo: Callable[[str], None
     return model_path(settings)
 
 
-def stack_specs(settings: Settings) -> list[ProcessSpec]:
+def stack_specs(settings: Settings, environ: Mapping[str, str] | None = None) -> list[ProcessSpec]:
+    """The three processes. They inherit the supervisor's environment; settings built in code
+    (tests, benchmarks) reach them as `environ`, e.g. `settings.to_env()`."""
     root = settings.repo_root
-    env = rasa_environment(settings)
+    env = {**(environ or {}), **rasa_environment(settings)}
     actions = ProcessSpec(
         name="actions",
         argv=[venv_bin("rasa"), "run", "actions", "--actions", "actions",

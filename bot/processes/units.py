@@ -47,7 +47,7 @@ class Install:
 def specs_for(install: Install, settings: Settings | None = None) -> list[ProcessSpec]:
     """The stack's specs with this checkout's paths replaced by the install root's."""
     here = settings or Settings.from_env({})
-    specs = stack_specs(replace(here, rasa_token="$RASA_TOKEN"))
+    specs = stack_specs(here.replace(rasa_token="$RASA_TOKEN"))
     old, new = str(here.repo_root), str(install.root)
 
     def moved(text: str) -> str:

@@ -117,10 +117,9 @@ class ChannelRuntime:
             store=ChannelStore(shared_database(settings.database_url)),
             public_url=settings.public_url.rstrip("/"),
             retry=RetryPolicy(
-                attempts=settings.channel_send_attempts,
-                base_delay=settings.channel_retry_base_delay,
+                attempts=settings.sending.attempts, base_delay=settings.sending.retry_base_delay
             ),
-            max_turns_in_flight=settings.channel_max_turns_in_flight,
+            max_turns_in_flight=settings.sending.max_turns_in_flight,
             action_health_url=health_url_of(settings.action_server_url),
         )
 

@@ -34,6 +34,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.settings import process_settings
 from channels.core.channel import webhook_blueprint
 from channels.core.inbound_text import screen_text
 from channels.core.messages import PayloadError
@@ -71,8 +72,9 @@ class JsonApiInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
-        return cls(secret=str(credentials.get("secret") or ""))
+        # The setting, unless the credentials.yml entry names a secret of its own.
+        secret = (credentials or {}).get("secret") or process_settings().json_api.secret
+        return cls(secret=str(secret))
 
     def __init__(self, secret: str = "") -> None:
         self.secret = secret

@@ -2,90 +2,39 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any
+from functools import cached_property
 
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.settings import Settings
-from channels.core.channel import (
-    ChannelOutput,
-    ChannelRuntime,
-    OnNewMessage,
-    ProviderInput,
-    missing,
-)
-from channels.core.messages import (
-    OutboundMessage,
-    ParsedWebhook,
-    ProviderRequest,
-    Rendered,
-    utc_now,
-)
+from bot.settings import MessengerSettings
+from channels.core.channel import OnNewMessage, missing
+from channels.core.connector import ConnectorOutput, MessagingConnector
+from channels.core.messages import OutboundMessage, ParsedWebhook, ProviderRequest, Rendered
 from channels.core.sending import ProviderError
 from channels.core.store import AcceptedDelivery
 from channels.messenger import parsing, rendering
-from channels.messenger.client import DEFAULT_API_BASE_URL, GraphSendApi
+from channels.messenger.client import GraphSendApi
 
 logger = logging.getLogger(__name__)
 
-# requests blocks; Graph calls get their own threads so a slow Graph API cannot starve the
-# default executor, which the webhooks need for the store.
-_GRAPH_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="graph")
+#: The connector's configuration: its section of the settings (bot/settings.py).
+MessengerConfig = MessengerSettings
 
 
-@dataclass(frozen=True)
-class MessengerConfig:
-    page_access_token: str = ""
-    app_secret: str = ""
-    verify_token: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any]) -> MessengerConfig:
-        values = {f.name: str(credentials.get(f.name) or "") for f in fields(cls)}
-        values["api_base_url"] = values["api_base_url"] or DEFAULT_API_BASE_URL
-        return cls(**values)
+class MessengerOutput(ConnectorOutput):
+    channel_name = parsing.CHANNEL
 
 
-class MessengerOutput(ChannelOutput):
-    @classmethod
-    def name(cls) -> str:
-        return parsing.CHANNEL
-
-
-class MessengerInput(ProviderInput):
+class MessengerInput(MessagingConnector[MessengerSettings]):
     """GET/POST /webhooks/messenger/webhook: the subscription handshake and page events."""
 
-    @classmethod
-    def name(cls) -> str:
-        return parsing.CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> MessengerInput:
-        return cls(
-            MessengerConfig.from_credentials(credentials or {}),
-            ChannelRuntime.from_settings(Settings.from_env()),
-        )
-
-    def __init__(
-        self,
-        config: MessengerConfig,
-        runtime: ChannelRuntime,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        super().__init__(runtime)
-        self.config = config
-        self._clock = clock
-        self._graph: GraphSendApi | None = None
+    output_class = MessengerOutput
+    section = "messenger"
+    # requests blocks.
+    blocking_threads = 16
 
     def missing_settings(self) -> list[str]:
         return missing(
@@ -121,20 +70,14 @@ class MessengerInput(ProviderInput):
     def render(self, message: OutboundMessage) -> Rendered:
         return rendering.render(message)
 
-    def output_channel(self, inbound_id: int | None) -> MessengerOutput:
-        return MessengerOutput(self, inbound_id)
-
-    @property
+    @cached_property
     def graph(self) -> GraphSendApi:
-        if self._graph is None:
-            self._graph = GraphSendApi(
-                self.config.page_access_token, self.config.app_secret, self.config.api_base_url
-            )
-        return self._graph
+        return GraphSendApi(
+            self.config.page_access_token, self.config.app_secret, self.config.api_base_url
+        )
 
     async def transmit(self, external_id: str, request: ProviderRequest) -> str | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_GRAPH_THREADS, self.graph.send, external_id, request)
+        return await self.in_thread(self.graph.send, external_id, request)
 
     async def prepare_turn(self, delivery: AcceptedDelivery) -> None:
         """Shows the typing indicator while the assistant thinks (one try, not recorded: a

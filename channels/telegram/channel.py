@@ -3,79 +3,40 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.settings import Settings
-from channels.core.channel import ChannelOutput, ChannelRuntime, ProviderInput, missing
-from channels.core.messages import (
-    OutboundMessage,
-    ParsedWebhook,
-    ProviderRequest,
-    Rendered,
-    utc_now,
-)
+from bot.settings import TelegramSettings
+from channels.core.channel import missing
+from channels.core.connector import ConnectorOutput, MessagingConnector
+from channels.core.messages import OutboundMessage, ParsedWebhook, ProviderRequest, Rendered
 from channels.core.sending import ProviderError
 from channels.core.store import AcceptedDelivery
 from channels.telegram import parsing, rendering
-from channels.telegram.client import DEFAULT_API_BASE_URL, TelegramBotApi
+from channels.telegram.client import TelegramBotApi
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 STALE_CHOICE_NOTICE = "That menu has expired. Please type your answer instead."
 
-
-@dataclass(frozen=True)
-class TelegramConfig:
-    bot_token: str = ""
-    webhook_secret: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any]) -> TelegramConfig:
-        values = {f.name: str(credentials.get(f.name) or "") for f in fields(cls)}
-        values["api_base_url"] = values["api_base_url"] or DEFAULT_API_BASE_URL
-        return cls(**values)
+#: The connector's configuration: its section of the settings (bot/settings.py).
+TelegramConfig = TelegramSettings
 
 
-class TelegramOutput(ChannelOutput):
-    @classmethod
-    def name(cls) -> str:
-        return parsing.CHANNEL
+class TelegramOutput(ConnectorOutput):
+    channel_name = parsing.CHANNEL
 
 
-class TelegramInput(ProviderInput):
+class TelegramInput(MessagingConnector[TelegramSettings]):
     """POST /webhooks/telegram/webhook, registered with setWebhook and a secret_token."""
 
-    @classmethod
-    def name(cls) -> str:
-        return parsing.CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
-        return cls(
-            TelegramConfig.from_credentials(credentials or {}),
-            ChannelRuntime.from_settings(Settings.from_env()),
-        )
-
-    def __init__(
-        self,
-        config: TelegramConfig,
-        runtime: ChannelRuntime,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        super().__init__(runtime)
-        self.config = config
-        self._clock = clock
-        self._api: TelegramBotApi | None = None
+    output_class = TelegramOutput
+    section = "telegram"
 
     def missing_settings(self) -> list[str]:
         # No secret, no webhook: anyone who guesses the URL could post as any chat.
@@ -99,14 +60,9 @@ class TelegramInput(ProviderInput):
     def render(self, message: OutboundMessage) -> Rendered:
         return rendering.render(message)
 
-    def output_channel(self, inbound_id: int | None) -> TelegramOutput:
-        return TelegramOutput(self, inbound_id)
-
-    @property
+    @cached_property
     def api(self) -> TelegramBotApi:
-        if self._api is None:
-            self._api = TelegramBotApi(self.config.bot_token, self.config.api_base_url)
-        return self._api
+        return TelegramBotApi(self.config.bot_token, self.config.api_base_url)
 
     async def transmit(self, external_id: str, request: ProviderRequest) -> str | None:
         return await self.api.send(external_id, request)

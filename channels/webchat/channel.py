@@ -15,6 +15,7 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, Sanic
 from socketio import AsyncServer
 
+from bot.settings import process_settings
 from channels.core.inbound_text import screen_text
 from channels.webchat.embedding import parse_embed_origins
 from channels.webchat.page import PageConfig
@@ -117,7 +118,9 @@ class WebChatInput(SocketIOInput):
         channel.store_name = str(credentials.get("store_name") or DEFAULT_STORE_NAME)
         channel.transports = _parse_transports(credentials.get("transports"))
         # Raises EmbedOriginsError on a bad WEBCHAT_EMBED_ORIGINS: Rasa does not start.
-        channel.embed_origins = parse_embed_origins(credentials.get("embed_origins"))
+        channel.embed_origins = parse_embed_origins(
+            credentials.get("embed_origins") or process_settings().webchat.embed_origins
+        )
         legacy = credentials.get("legacy_socketio_path", LEGACY_SOCKETIO_PATH)
         channel.legacy_socketio_path = str(legacy or "")
         return channel

@@ -3,91 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from functools import cached_property
 
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.settings import Settings
-from channels.core.channel import (
-    ChannelOutput,
-    ChannelRuntime,
-    OnNewMessage,
-    ProviderInput,
-    missing,
-)
-from channels.core.messages import (
-    OutboundMessage,
-    ParsedWebhook,
-    ProviderRequest,
-    Rendered,
-    utc_now,
-)
+from bot.settings import WhatsAppSettings
+from channels.core.channel import OnNewMessage, missing
+from channels.core.connector import ConnectorOutput, MessagingConnector
+from channels.core.messages import OutboundMessage, ParsedWebhook, ProviderRequest, Rendered
 from channels.core.origin import current_origin
 from channels.core.sending import Sender
 from channels.whatsapp import parsing, rendering
-from channels.whatsapp.client import DEFAULT_API_BASE_URL, TwilioWhatsApp
+from channels.whatsapp.client import TwilioWhatsApp
 from channels.whatsapp.rendering import WindowAction, template_request, window_action
 
-# Twilio's SDK blocks; its calls get their own threads so a slow Twilio cannot starve the
-# default executor, which the webhooks need for the store.
-_TWILIO_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="twilio")
+#: The connector's configuration: its section of the settings (bot/settings.py).
+WhatsAppConfig = WhatsAppSettings
 
 
-@dataclass(frozen=True)
-class WhatsAppConfig:
-    account_sid: str = ""
-    auth_token: str = ""
-    #: Twilio's WhatsApp sender ("whatsapp:+14155238886").
-    whatsapp_from: str = ""
-    #: Approved template (Content SID) for messages outside the 24-hour window.
-    template_content_sid: str = ""
-    api_base_url: str = DEFAULT_API_BASE_URL
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any]) -> WhatsAppConfig:
-        values = {f.name: str(credentials.get(f.name) or "") for f in fields(cls)}
-        values["api_base_url"] = values["api_base_url"] or DEFAULT_API_BASE_URL
-        return cls(**values)
+class WhatsAppOutput(ConnectorOutput):
+    channel_name = parsing.CHANNEL
 
 
-class WhatsAppOutput(ChannelOutput):
-    @classmethod
-    def name(cls) -> str:
-        return parsing.CHANNEL
-
-
-class WhatsAppInput(ProviderInput):
+class WhatsAppInput(MessagingConnector[WhatsAppSettings]):
     """Inbound: POST /webhooks/whatsapp/webhook (messages), /webhooks/whatsapp/status
     (status callbacks). Outbound: Twilio's Messages API from the configured sender."""
 
-    @classmethod
-    def name(cls) -> str:
-        return parsing.CHANNEL
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
-        return cls(
-            WhatsAppConfig.from_credentials(credentials or {}),
-            ChannelRuntime.from_settings(Settings.from_env()),
-        )
-
-    def __init__(
-        self,
-        config: WhatsAppConfig,
-        runtime: ChannelRuntime,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        super().__init__(runtime)
-        self.config = config
-        self._clock = clock
-        self._twilio: TwilioWhatsApp | None = None
+    output_class = WhatsAppOutput
+    section = "whatsapp"
+    # Twilio's SDK blocks.
+    blocking_threads = 16
 
     @property
     def status_callback_url(self) -> str:
@@ -132,33 +80,24 @@ class WhatsAppInput(ProviderInput):
     def render(self, message: OutboundMessage) -> Rendered:
         return rendering.render(message)
 
-    def output_channel(self, inbound_id: int | None) -> WhatsAppOutput:
-        return WhatsAppOutput(self, inbound_id)
-
-    @property
+    @cached_property
     def twilio(self) -> TwilioWhatsApp:
-        if self._twilio is None:
-            self._twilio = TwilioWhatsApp(
-                self.config.account_sid,
-                self.config.auth_token,
-                self.config.whatsapp_from,
-                api_base_url=self.config.api_base_url,
-                status_callback=self.status_callback_url,
-            )
-        return self._twilio
+        return TwilioWhatsApp(
+            self.config.account_sid,
+            self.config.auth_token,
+            self.config.whatsapp_from,
+            api_base_url=self.config.api_base_url,
+            status_callback=self.status_callback_url,
+        )
 
     async def transmit(self, external_id: str, request: ProviderRequest) -> str | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_TWILIO_THREADS, self.twilio.send, external_id, request)
+        return await self.in_thread(self.twilio.send, external_id, request)
 
     async def reconcile(
         self, external_id: str, request: ProviderRequest, since: datetime
     ) -> list[str]:
         """After a send timed out: the messages Twilio created for it (see `find_sent`)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            _TWILIO_THREADS, self.twilio.find_sent, external_id, request, since
-        )
+        return await self.in_thread(self.twilio.find_sent, external_id, request, since)
 
     @property
     def sender(self) -> Sender:

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -154,22 +154,27 @@ class FakeProviders:
     def configure(self, settings: Settings) -> Settings:
         """`settings` with every messaging channel set up against this fake."""
         credentials = self.credentials
-        return replace(
-            settings,
-            twilio_account_sid=credentials.twilio_account_sid,
-            twilio_auth_token=credentials.twilio_auth_token,
-            twilio_whatsapp_from=credentials.twilio_whatsapp_from,
-            twilio_template_content_sid=credentials.twilio_template_content_sid,
-            twilio_api_base_url=self.base_url,
-            messenger_page_access_token=credentials.messenger_page_access_token,
-            messenger_app_secret=credentials.messenger_app_secret,
-            messenger_verify_token=credentials.messenger_verify_token,
-            graph_api_base_url=self.graph_base_url,
-            telegram_bot_token=credentials.telegram_bot_token,
-            telegram_webhook_secret=credentials.telegram_webhook_secret,
-            telegram_api_base_url=self.base_url,
+        return settings.replace(
+            whatsapp=settings.whatsapp.replace(
+                account_sid=credentials.twilio_account_sid,
+                auth_token=credentials.twilio_auth_token,
+                whatsapp_from=credentials.twilio_whatsapp_from,
+                template_content_sid=credentials.twilio_template_content_sid,
+                api_base_url=self.base_url,
+            ),
+            messenger=settings.messenger.replace(
+                page_access_token=credentials.messenger_page_access_token,
+                app_secret=credentials.messenger_app_secret,
+                verify_token=credentials.messenger_verify_token,
+                api_base_url=self.graph_base_url,
+            ),
+            telegram=settings.telegram.replace(
+                bot_token=credentials.telegram_bot_token,
+                webhook_secret=credentials.telegram_webhook_secret,
+                api_base_url=self.base_url,
+            ),
             # Retries should not take the production half-second per step here.
-            channel_retry_base_delay=0.05,
+            sending=settings.sending.replace(retry_base_delay=0.05),
         )
 
     # ------------------------------------------------------------------ test controls

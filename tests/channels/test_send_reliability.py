@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -168,7 +167,7 @@ def test_a_provider_that_cannot_be_reached_is_retried_not_unknown(
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     channel = make_harness(name).channel
-    dead = replace(channel.config, api_base_url=f"http://127.0.0.1:{closed_port}")  # type: ignore[attr-defined]
+    dead = channel.config.replace(api_base_url=f"http://127.0.0.1:{closed_port}")  # type: ignore[attr-defined]
     unreachable = make_harness(name, type(channel)(dead, channel.runtime))
     sender = unreachable.driver.new_sender()
 

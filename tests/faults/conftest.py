@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,8 +54,7 @@ def fault_stack(
     workdir = tmp_path_factory.mktemp("faults")
     rasa_port = free_port()
     with FaultyProviders() as providers, FakeSlack(users=SLACK_AGENTS) as slack:
-        settings = replace(
-            Settings.from_env({}),
+        settings = Settings.from_env({}).replace(
             database_url=f"sqlite:///{workdir / 'store.db'}",
             tracker_db_path=workdir / "tracker.db",
             rasa_port=rasa_port,

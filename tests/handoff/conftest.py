@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,8 +36,7 @@ def fake_slack_api() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def handoff_settings(tmp_path: Path, fake_slack_api: FakeSlack) -> Settings:
-    settings = replace(
-        Settings.from_env({}),
+    settings = Settings.from_env({}).replace(
         database_url=f"sqlite:///{tmp_path / 'store.db'}",
         rasa_port=free_port(),  # nothing listens: deliveries to shoppers wait in the outbox
         rasa_token="test-token",

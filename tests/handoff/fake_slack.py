@@ -198,14 +198,10 @@ class FakeSlack:
 
 def configure(settings: Any, workdir: Any, *, url: str, agents: frozenset[str]) -> Any:
     """`settings` with the handoff pointed at a fake Slack at `url` (see FakeSlack.configure)."""
-    from dataclasses import replace
-
     from tests.handoff.slack_requests import vector
 
-    return replace(
-        settings,
-        handoff=replace(
-            settings.handoff,
+    return settings.replace(
+        handoff=settings.handoff.replace(
             slack_bot_token="xoxb-test",
             slack_signing_secret=vector()["signing_secret"],
             slack_api_url=url,

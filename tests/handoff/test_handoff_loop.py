@@ -257,7 +257,11 @@ def test_an_agent_in_the_terminal_reaches_the_web_chat_shopper(
     from bot.processes.stack import rasa_environment, venv_bin
 
     def relaydesk(*argv: str) -> str:
-        env = {**os.environ, **rasa_environment(rasa_stack.settings), "RELAYDESK_AGENT": "Kim Lee"}
+        settings = rasa_stack.settings
+        env = {
+            **os.environ, **settings.to_env(), **rasa_environment(settings),
+            "RELAYDESK_AGENT": "Kim Lee",
+        }  # fmt: skip
         done = subprocess.run(
             [venv_bin("relaydesk"), "agent", *argv], env=env, capture_output=True, text=True,
             timeout=60, check=True,

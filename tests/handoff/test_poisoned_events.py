@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -294,8 +294,7 @@ def start_bridge_and_measure(
 def prepare(workdir: Path, fake: FakeSlack, *, ticket: bool, sizes: tuple[int, ...]) -> Settings:
     """A store (with an open ticket for shopper-1 when `ticket`) and a broker table holding one
     single-word shopper message of each of `sizes` letters, as Rasa would have written them."""
-    settings = replace(
-        Settings.from_env({}),
+    settings = Settings.from_env({}).replace(
         database_url=f"sqlite:///{workdir / 'store.db'}",
         rasa_port=free_port(),
         rasa_token="test-token",

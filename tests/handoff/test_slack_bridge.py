@@ -4,7 +4,6 @@ against the fake Slack Web API, with requests signed like Slack signs them."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -299,9 +298,8 @@ def test_without_slack_the_bridge_serves_no_slack_endpoint(
 ) -> None:
     import requests
 
-    no_slack = replace(
-        handoff_settings,
-        handoff=replace(handoff_settings.handoff, slack_bot_token="", slack_signing_secret=""),
+    no_slack = handoff_settings.replace(
+        handoff=handoff_settings.handoff.replace(slack_bot_token="", slack_signing_secret=""),
     )
     with RunningBridge(no_slack) as bridge:
         assert bridge.bridge is not None and bridge.bridge.slack_app is None

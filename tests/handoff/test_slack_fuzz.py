@@ -16,7 +16,7 @@ import copy
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -242,8 +242,7 @@ class InProcessBridge:
 def fuzz_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     workdir = tmp_path_factory.mktemp("slack-fuzz")
     with FakeSlack(users=AGENTS) as fake:
-        settings = replace(
-            Settings.from_env({}),
+        settings = Settings.from_env({}).replace(
             database_url=f"sqlite:///{workdir / 'store.db'}",
             rasa_port=free_port(),
             rasa_token="test-token",
@@ -314,7 +313,7 @@ def test_well_formed_requests_still_reach_bolt(in_process: InProcessBridge) -> N
 # -- through a real HTTP server: fewer ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def over_http(fuzz_settings: Settings) -> Iterator[RunningBridge]:
-    with RunningBridge(replace(fuzz_settings, bridge_port=free_port())) as bridge:
+    with RunningBridge(fuzz_settings.replace(bridge_port=free_port())) as bridge:
         yield bridge
 
 

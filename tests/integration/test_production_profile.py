@@ -115,15 +115,14 @@ def production_stack(
     store_db, tracker_db = databases
     queue = f"relaydesk_events_{uuid.uuid4().hex[:6]}"
     rasa_port = free_port()
-    settings = replace(
-        Settings.from_env({}),
+    settings = Settings.from_env({}).replace(
         profile="production",
         database_url=f"postgresql://postgres@127.0.0.1:5432/{store_db}",
         rasa_port=rasa_port,
         action_port=free_port(),
         bridge_port=free_port(),
         rasa_token=uuid.uuid4().hex,
-        json_api_secret=uuid.uuid4().hex,
+        json_api={"secret": uuid.uuid4().hex},
         public_url=f"http://127.0.0.1:{rasa_port}",
     )
     prepare_store(settings)
@@ -135,7 +134,10 @@ def production_stack(
         "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672",
         "RABBITMQ_USER": "guest", "RABBITMQ_PASSWORD": "guest", "RABBITMQ_QUEUE": queue,
     }  # fmt: skip
-    specs = [replace(spec, env={**spec.env, **production_env}) for spec in stack_specs(settings)]
+    specs = [
+        replace(spec, env={**spec.env, **production_env})
+        for spec in stack_specs(settings, settings.to_env())
+    ]
     redis_commands = RedisCommands(prefix="relaydesk")
     redis_commands.start()
     workdir = tmp_path_factory.mktemp("production")
@@ -159,7 +161,7 @@ def test_order_status_on_postgres_redis_and_rabbitmq(
         response = requests.post(
             f"{settings.rasa_url}/webhooks/jsonapi/webhook",
             json={"sender": sender, "message": message},
-            headers={"Authorization": f"Bearer {settings.json_api_secret}"},
+            headers={"Authorization": f"Bearer {settings.json_api.secret}"},
             timeout=30,
         )
         response.raise_for_status()

@@ -162,7 +162,7 @@ def test_a_whatsapp_conversation_is_out_of_reach_even_with_the_secret(
     answer = requests.post(
         rasa_stack.json_api_url,
         json=request,
-        headers={"Authorization": f"Bearer {rasa_stack.settings.json_api_secret}"},
+        headers={"Authorization": f"Bearer {rasa_stack.settings.json_api.secret}"},
         timeout=30,
     )
     assert answer.status_code == 403
