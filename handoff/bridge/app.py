@@ -6,7 +6,8 @@ One aiohttp server on 127.0.0.1 with
 - `/slack/events`: the Slack app (events and interactivity), when Slack is configured;
 and background tasks:
 - the event source: shopper messages of handed-off conversations, from Rasa's event broker,
-  logged on their ticket (handoff/bridge/events.py; its reads and handling run on a worker thread);
+  logged on their ticket (handoff/bridge/broker_sources.py reads it on a worker thread,
+  handoff/bridge/events.py logs them);
 - the Slack worker and the shopper worker: the outbox, delivered in order with retries;
 - the SLA watcher: re-alerts for tickets nobody has claimed in time.
 
@@ -31,14 +32,8 @@ from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 from bot.store.database import Database
-from handoff.bridge.events import (
-    Cursors,
-    RabbitSource,
-    ShopperRelay,
-    SkipLog,
-    SqlBrokerSource,
-    skipped_events,
-)
+from handoff.bridge.broker_sources import RabbitSource, SqlBrokerSource
+from handoff.bridge.events import Cursors, ShopperRelay, SkipLog, skipped_events
 from handoff.bridge.file_watch import FileWatch, ThrottledCall, sqlite_files
 from handoff.bridge.rasa_client import RasaClient
 from handoff.bridge.slack_app import AgentDesk, build_slack_app

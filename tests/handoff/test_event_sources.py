@@ -19,7 +19,8 @@ from sqlalchemy.future import create_engine
 
 from bot.store.database import Database
 from handoff.bridge import file_watch
-from handoff.bridge.events import Cursors, RabbitSource, ShopperRelay, SqlBrokerSource
+from handoff.bridge.broker_sources import RabbitSource, SqlBrokerSource
+from handoff.bridge.events import Cursors, ShopperRelay
 from handoff.domain.ticket import MessageDirection
 from handoff.store.tickets import TicketStore
 from tests.handoff.conftest import open_ticket

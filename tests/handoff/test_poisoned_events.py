@@ -29,14 +29,8 @@ from sqlalchemy.exc import OperationalError
 from bot.settings import Settings
 from bot.store.database import Database
 from handoff import rasa_events
-from handoff.bridge.events import (
-    RELAY_TEXT_LIMIT,
-    SQL_BROKER_CURSOR,
-    Cursors,
-    ShopperRelay,
-    SqlBrokerSource,
-    skipped_events,
-)
+from handoff.bridge.broker_sources import SQL_BROKER_CURSOR, SqlBrokerSource
+from handoff.bridge.events import RELAY_TEXT_LIMIT, Cursors, ShopperRelay, skipped_events
 from handoff.domain.masking import mask_secrets
 from handoff.store.tickets import TicketStore
 from tests.conftest import REPO_ROOT, free_port
@@ -350,7 +344,8 @@ def test_rabbitmq_messages_that_raise_or_hang_are_skipped_and_acknowledged(
     database: Database,
 ) -> None:
     """RabbitSource's handling of one message (the consumer acks whatever this returns)."""
-    from handoff.bridge.events import RabbitSource, SkipLog, _Worker
+    from handoff.bridge.broker_sources import RabbitSource, _Worker
+    from handoff.bridge.events import SkipLog
 
     tickets = TicketStore(database, slack_enabled=False)
     ticket = open_ticket(tickets, "shopper-1")
