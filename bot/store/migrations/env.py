@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 # database against Base.metadata.
 import bot.store.channel_models  # channels/, migration 0002_channels
 import bot.store.return_attachments  # noqa: F401  (returns, migration 0003_return_attachments)
+import handoff.store.models  # noqa: F401  (handoff/, migration 0003_handoff)
 from bot.store.database import Database
 from bot.store.models import Base
 
