@@ -8,7 +8,7 @@ reorders it.
 
 An agent's reply is followed further once Rasa has taken it: `follow_at` says when the bridge
 looks at the shopper's channel again, `receipt` what the agent was last shown (`ReplyFollower`
-in handoff/bridge/workers.py), until the reply is delivered, read, or certainly not coming.
+in handoff/bridge/reply_follower.py), until the reply is delivered, read, or certainly not coming.
 """
 
 from __future__ import annotations

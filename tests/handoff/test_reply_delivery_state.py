@@ -22,7 +22,7 @@ from bot.store.database import Database
 from channels.core.store import ChannelStore
 from handoff.agent_cli import AgentConsole
 from handoff.bridge.cards import RETRY
-from handoff.bridge.workers import next_look
+from handoff.bridge.reply_follower import next_look
 from handoff.domain.delivery import (
     ChannelSend,
     ReplyState,
@@ -354,7 +354,7 @@ def test_an_idle_follower_asks_the_database_nothing(database: Database) -> None:
     """No busy polling: with nothing on its way the follower knows it has nothing to do."""
     from sqlalchemy import event
 
-    from handoff.bridge.workers import ReplyFollower
+    from handoff.bridge.reply_follower import ReplyFollower
     from handoff.store.receipts import ReplySends
 
     tickets = TicketStore(database, slack_enabled=False)
