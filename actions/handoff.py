@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -34,6 +34,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.services import Services, default_services
+from bot.domain.clock import utc_now
 from bot.domain.store_policy import StorePolicy
 from bot.settings import HandoffSettings
 from bot.store.database import Database
@@ -62,10 +63,6 @@ CSAT_FORM = "csat_form"
 REQUESTED_SLOT = "requested_slot"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class HandoffServices:
     services: Services
@@ -73,7 +70,7 @@ class HandoffServices:
     policy: EscalationPolicy
     hours: BusinessHours
     sla_minutes: Mapping[str, int]
-    clock: Callable[[], datetime] = _utc_now
+    clock: Callable[[], datetime] = utc_now
 
 
 def thresholds(config: HandoffSettings, policy: StorePolicy) -> EscalationThresholds:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 
+from bot.domain.clock import utc_now
 from bot.domain.order_changes import AddressChangePolicy, CancellationPolicy
 from bot.domain.order_status import OrderStatusDescriber
 from bot.domain.refund_status import RefundStatusDescriber, RefundTimeline
@@ -26,10 +27,6 @@ from bot.store.repository import StoreRepository
 from bot.store.verification_attempts import VerificationAttemptStore
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class Services:
     settings: Settings
@@ -40,7 +37,7 @@ class Services:
     #: Counts verification attempts across conversations (None: per-conversation limit only).
     attempts: VerificationAttemptStore | None = None
     describer: OrderStatusDescriber = field(default_factory=OrderStatusDescriber)
-    now: Callable[[], datetime] = _utc_now
+    now: Callable[[], datetime] = utc_now
 
     def today(self) -> date:
         return self.now().date()

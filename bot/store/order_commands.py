@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain.clock import utc_now
 from bot.domain.views import OrderView
 from bot.domain.vocabulary import (
     FulfilmentStatus,
@@ -77,12 +78,8 @@ def rma_number_for(order_number: str, order_line_id: int) -> str:
     return f"RMA-{order_number}-{order_line_id}"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class OrderCommands:
-    def __init__(self, database: Database, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._database = database
         self._clock = clock
 

@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.future import create_engine
 from sqlalchemy.pool import SingletonThreadPool
 
+from bot.domain.backoff import backoff
 from handoff.bridge.events import Cursors, ShopperRelay, SkipLog
 from handoff.bridge.file_watch import WRITES_AND_CLOSES, FileWatch, sqlite_files
 
@@ -258,7 +259,7 @@ class SqlBrokerSource:
                 except Exception:  # keep tailing whatever happens to one batch
                     failures += 1
                     logger.exception("reading Rasa's event broker failed; retrying")
-                    await _wait(asyncio.Event(), stop, min(30.0, 0.5 * 2**failures))
+                    await _wait(asyncio.Event(), stop, backoff(failures, first=1.0, cap=30.0))
                     continue
                 if loop.time() - last_prune > PRUNE_EVERY_SECONDS:
                     await self._worker.run(self.prune)
