@@ -1,7 +1,7 @@
 """ORM models of the messaging channels (WhatsApp, Messenger, Telegram): what arrived, what was
 sent, and the little per-conversation state a connector keeps.
 
-Written and read only by `channels.core.store.ChannelStore`; see docs/channels.md. They share
+Written and read only by `bot.store.channel_store.ChannelStore`; see docs/channels.md. They share
 `Base` (and so the naming convention and Alembic history) with the shop models.
 """
 

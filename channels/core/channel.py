@@ -37,6 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.rasa_plugins.tracker_undo import undo_corrected_turn
 from bot.settings import Settings
 from bot.store.channel_models import InboundStatus
+from bot.store.channel_store import AcceptedDelivery, ChannelStore
 from bot.store.database import Database
 from channels.core.conversation_locks import ConversationLocks
 from channels.core.group_commit import GroupCommit, on_webhook_thread
@@ -64,7 +65,6 @@ from channels.core.parking import ParkState, parked, state_of
 from channels.core.recovery import TurnRecovery, quietly
 from channels.core.replay import Replay
 from channels.core.sending import RetryPolicy, Sender
-from channels.core.store import AcceptedDelivery, ChannelStore
 from channels.core.turn_outcome import (
     current_turn,
     health_url_of,

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+from bot.store.channel_store import AcceptedDelivery, ChannelStore
 from channels.core.messages import InboundMessage
-from channels.core.store import AcceptedDelivery, ChannelStore
 
 T = TypeVar("T")
 # The webhook's store writes get their own threads: in the default executor they would queue

@@ -32,21 +32,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.domain.backoff import backoff
 from bot.rasa_plugins.tracker_undo import undo_failed_turn, user_events_of
 from bot.store.channel_models import InboundStatus
+from bot.store.channel_store import AcceptedDelivery
 from channels.core.conversation_locks import ConversationLocks
 from channels.core.messages import OutboundMessage
 from channels.core.origin import ACTIONS_UNAVAILABLE, TURN_GIVEN_UP, sending_as
 from channels.core.parked_deliveries import ParkedDeliveries
 from channels.core.parking import ParkState, delivered_requests, park, parked, state_of
 from channels.core.replay import Replay, request_key
-from channels.core.store import AcceptedDelivery
 from channels.core.turn_outcome import ActionServerWatch, TurnOutcome, health_url_of, watch_for
 
 if TYPE_CHECKING:
+    from bot.store.channel_store import ChannelStore
     from bot.store.database import Database
     from channels.core.channel import ChannelRuntime, OnNewMessage
     from channels.core.messages import Rendered
     from channels.core.sending import Sender
-    from channels.core.store import ChannelStore
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain.backoff import backoff as capped_backoff
 from bot.store.channel_models import OutboundStatus
+from bot.store.channel_store import AbandonedSend, ChannelStore
 from channels.core.messages import ProviderRequest, utc_now
-from channels.core.store import AbandonedSend, ChannelStore
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import MessengerSettings
+from bot.store.channel_store import AcceptedDelivery
 from channels.core.channel import OnNewMessage, missing
 from channels.core.connector import ConnectorOutput, MessagingConnector
 from channels.core.messages import OutboundMessage, ParsedWebhook, ProviderRequest, Rendered
 from channels.core.sending import ProviderError
-from channels.core.store import AcceptedDelivery
 from channels.messenger import parsing, rendering
 from channels.messenger.client import GraphSendApi
 

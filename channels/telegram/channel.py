@@ -11,11 +11,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import TelegramSettings
+from bot.store.channel_store import AcceptedDelivery
 from channels.core.channel import missing
 from channels.core.connector import ConnectorOutput, MessagingConnector
 from channels.core.messages import OutboundMessage, ParsedWebhook, ProviderRequest, Rendered
 from channels.core.sending import ProviderError
-from channels.core.store import AcceptedDelivery
 from channels.telegram import parsing, rendering
 from channels.telegram.client import TelegramBotApi
 

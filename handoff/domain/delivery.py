@@ -31,7 +31,7 @@ CHANNEL_NAMES = {"webchat": "the web chat", "whatsapp": "WhatsApp", "messenger":
                  "telegram": "Telegram", "rest": "the REST channel",
                  "jsonapi": "the JSON API"}  # fmt: skip
 
-# Twilio's delivery progression (channels/core/store.py keeps the same order).
+# Twilio's delivery progression (bot/store/channel_store.py keeps the same order).
 _DELIVERED = frozenset({"delivered", "received"})
 _UNDELIVERED = frozenset({"undelivered", "failed", "canceled"})
 

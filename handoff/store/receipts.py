@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
-from channels.core.store import ChannelStore
 from handoff.domain.delivery import ChannelSend, ReplyState, ReplyTrail, origin_of
 from handoff.domain.ticket import DeliveryStatus
 

@@ -20,10 +20,10 @@ from rasa.core.channels.channel import UserMessage
 from sqlalchemy import select
 
 from bot.store.channel_models import ChannelConversation, ChannelInbound, ChannelOutbound
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
 from channels.core.channel import ChannelRuntime, ProviderInput
 from channels.core.sending import RetryPolicy
-from channels.core.store import ChannelStore
 from channels.messenger.channel import MessengerConfig, MessengerInput
 from channels.telegram.channel import TelegramConfig, TelegramInput
 from channels.webchat.devserver import WebChatServer

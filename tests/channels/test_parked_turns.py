@@ -24,13 +24,13 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import select
 
 from bot.store.channel_models import ChannelInbound, ChannelOutbound
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
 from channels.core import recovery
 from channels.core.channel import ChannelRuntime, ProviderInput
 from channels.core.parking import ParkState
 from channels.core.recovery import ACTIONS_UNAVAILABLE_REPLY, GIVEN_UP_REPLY
 from channels.core.sending import RetryPolicy
-from channels.core.store import ChannelStore
 from channels.core.turn_outcome import classify, install_failure_detection, watching_turn
 from channels.webchat.devserver import WebChatServer
 from tests.channels.conftest import CHANNELS, build_channel, eventually

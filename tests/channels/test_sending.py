@@ -13,6 +13,7 @@ from sqlalchemy import select
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from bot.store.channel_models import ChannelOutbound
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
 from channels.core.messages import ProviderRequest
 from channels.core.sending import (
@@ -22,7 +23,6 @@ from channels.core.sending import (
     parse_retry_after,
     requests_never_sent,
 )
-from channels.core.store import ChannelStore
 
 REQUEST = ProviderRequest("text", {"body": "Your order has shipped."})
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.channel_models import ChannelInbound, ChannelOutbound, InboundStatus
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
 from channels.core.messages import Button, InboundMessage
-from channels.core.store import ChannelStore
 
 NOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
 MENU = (Button("Track my order", "/track_order"), Button("Talk to a person", "/human"))

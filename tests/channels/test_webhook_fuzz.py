@@ -32,10 +32,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
 from channels.core import channel as core_channel
 from channels.core.messages import InboundMessage, ParsedWebhook, PayloadError
-from channels.core.store import ChannelStore
 from channels.messenger import parsing as messenger
 from channels.telegram import parsing as telegram
 from channels.whatsapp import parsing as whatsapp

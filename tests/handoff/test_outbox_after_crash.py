@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from bot.settings import Settings
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
-from channels.core.store import ChannelStore
 from handoff.bridge.rasa_client import RasaClient
 from handoff.bridge.workers import ShopperWorker
 from handoff.domain.ticket_views import Agent

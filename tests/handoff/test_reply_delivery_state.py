@@ -18,8 +18,8 @@ import pytest
 
 from bot.settings import Settings
 from bot.store.channel_models import OutboundStatus
+from bot.store.channel_store import ChannelStore
 from bot.store.database import Database
-from channels.core.store import ChannelStore
 from handoff.agent_cli import AgentConsole
 from handoff.bridge.cards import RETRY
 from handoff.bridge.reply_follower import next_look

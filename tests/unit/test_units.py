@@ -60,7 +60,7 @@ def test_each_service_runs_the_stacks_command_and_restarts_on_failure(name: str)
     assert unit["Unit"]["PartOf"] == "relaydesk.target"
     assert unit["Install"]["WantedBy"] == "relaydesk.target"
     # The comment names what `relaydesk exec` becomes: the very argv of `relaydesk run`.
-    spec = next(s for s in stack_specs(replace(SETTINGS, rasa_token="x")) if s.name == name)
+    spec = next(s for s in stack_specs(SETTINGS.replace(rasa_token="x")) if s.name == name)
     moved = " ".join(a.replace(str(SETTINGS.repo_root), "/srv/rd") for a in spec.argv)
     assert f"#   {moved}\n" in text
 
@@ -77,7 +77,7 @@ def test_the_policy_numbers_come_from_the_restart_policy() -> None:
 
 
 def test_no_token_in_any_unit() -> None:
-    settings = replace(SETTINGS, rasa_token="do-not-print-me")
+    settings = SETTINGS.replace(rasa_token="do-not-print-me")
     everything = "".join(systemd_units(INSTALL, settings).values())
     everything += supervisord_config(INSTALL, settings)
     assert "do-not-print-me" not in everything
@@ -159,7 +159,7 @@ def test_exec_becomes_the_stacks_process(tmp_path: Path) -> None:
             time.sleep(0.3)
         # Same pid (exec: no wrapper left), running the stack's own command line.
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")[:-1]
-        settings = replace(SETTINGS, action_port=port, rasa_token="t0ken")
+        settings = SETTINGS.replace(action_port=port, rasa_token="t0ken")
         spec = next(s for s in stack_specs(settings) if s.name == "actions")
         assert cmdline[1:] == list(spec.argv)  # [0] is the interpreter of the rasa script
         environ = Path(f"/proc/{proc.pid}/environ").read_bytes().decode().split("\0")
