@@ -240,5 +240,6 @@ def format_eval_report(report: EvalReport) -> str:
         lines += [
             f'    [{o.message.set}] "{o.message.text}" -> {o.best.article_id} {o.best.score:.2f}'
             for o in confident_off
+            if o.best is not None
         ]
     return "\n".join(lines)

@@ -21,6 +21,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from rank_bm25 import BM25Okapi
@@ -222,7 +223,9 @@ class SearchIndex:
             if q.term not in self._idf:
                 continue
             full = np.asarray(self._full.get_scores([q.term]), dtype=float)
-            head = np.asarray(self._head.get_scores([q.term]), dtype=float) if self._head else 0
+            head: Any = (
+                np.asarray(self._head.get_scores([q.term]), dtype=float) if self._head else 0
+            )
             relevance += q.importance * q.certainty * (full + head_weight * head)
             matched += weight * q.certainty * self._saturation(q.term)
         if self._pairs is not None and bigram_weight:

@@ -27,7 +27,7 @@ from bot.store.channel_models import (
     InboundStatus,
     OutboundStatus,
 )
-from bot.store.database import Database
+from bot.store.database import Database, rows_changed
 from channels.core.messages import CHOICE_TOKEN_PREFIX, Button, InboundMessage, utc_now
 from channels.core.text import match_choice
 
@@ -193,7 +193,7 @@ class ChannelStore:
                 .where(ChannelInbound.id == inbound_id, ChannelInbound.status.in_(allowed))
                 .values(status=InboundStatus.PROCESSING, attempts=ChannelInbound.attempts + 1)
             )
-            return bool(result.rowcount == 1)
+            return bool(rows_changed(result) == 1)
 
     def finish(self, inbound_id: int, status: InboundStatus, error: str | None = None) -> None:
         with self._database.session() as session:
@@ -457,7 +457,7 @@ def _insert_ignoring_duplicates(session: Session, model: type[Any], values: dict
     if dialect in ("sqlite", "postgresql"):
         insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
         result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
-        return bool(result.rowcount == 1)
+        return bool(rows_changed(result) == 1)
     try:
         with session.begin_nested():
             session.add(model(**values))

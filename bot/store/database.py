@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.future import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -132,3 +132,9 @@ def _sqlite_pragmas(*, in_memory: bool) -> Any:
             cursor.close()
 
     return set_pragmas
+
+
+def rows_changed(result: Result) -> int:
+    """Rows an UPDATE or DELETE matched. `Session.execute` is typed as returning `Result`,
+    but for these statements it is a `CursorResult`, which has the count."""
+    return cast(CursorResult, result).rowcount

@@ -284,7 +284,7 @@ class ProviderInput(InputChannel, TurnRecovery, ABC):
         (`clean_text`). One over TEXT_LIMIT is recorded anyway, so the provider's redelivery
         is a duplicate, but only its first TEXT_LIMIT + 1 characters: enough to see what it
         was and that it was too long; `process` answers it without the assistant."""
-        values: dict[str, str | None] = {}
+        values: dict[str, Any] = {}
         for name in ("text", "payload"):
             raw = getattr(message, name)
             if not raw:

@@ -72,7 +72,8 @@ def _attachments(raw: Any) -> tuple[Attachment, ...]:
         if not isinstance(item, Mapping) or not isinstance(item.get("type"), str):
             raise PayloadError("an attachment has no type")
         kind = identifier(item["type"], "attachment type", limit=32)
-        payload = item.get("payload") if isinstance(item.get("payload"), Mapping) else {}
+        raw_payload = item.get("payload")
+        payload: Mapping[str, Any] = raw_payload if isinstance(raw_payload, Mapping) else {}
         url = payload.get("url")
         url = optional_text(url, "attachment url") if isinstance(url, str) and url else None
         coordinates = payload.get("coordinates")

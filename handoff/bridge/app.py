@@ -166,7 +166,9 @@ class Bridge:
         app.cleanup_ctx.append(self._background)
         # aiohttp's run_app waits (up to 60 s) for every task still running before it runs the
         # cleanup contexts, so the background tasks must stop at shutdown, before that wait.
-        app.on_shutdown.append(self._stop_background)
+        # aiohttp 3.9 declares its signals in the older aiosignal's generic form, which the
+        # pinned aiosignal reads as the handler's argument types: a typing mismatch only.
+        app.on_shutdown.append(self._stop_background)  # type: ignore[arg-type]
         return app
 
     async def _background(self, _app: web.Application) -> AsyncIterator[None]:
@@ -212,9 +214,10 @@ class Bridge:
         action server opening a ticket, `relaydesk agent`) writes to it, at most every
         IDLE_POLL_SECONDS, instead of looking every IDLE_POLL_SECONDS."""
         url = make_url(self.settings.database_url)
-        if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        database = url.database
+        if not url.drivername.startswith("sqlite") or not database or database == ":memory:":
             return None
-        path = Path(url.database).resolve()
+        path = Path(database).resolve()
         # Writes only: the workers open and close the store, so closes are mostly their own.
         self._store_wake = ThrottledCall(self._wake_all, IDLE_POLL_SECONDS)
         watch = FileWatch(path.parent, sqlite_files(path), self._store_wake)

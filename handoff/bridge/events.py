@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 
-from bot.store.database import Database
+from bot.store.database import Database, rows_changed
 from handoff.rasa_events import is_shopper_message, shopper_text
 from handoff.store.models import HandoffCursor
 from handoff.store.tickets import TicketStore
@@ -102,11 +102,13 @@ class Cursors:
     def advance(self, name: str, position: int) -> None:
         """Set, but never backwards (a late writer cannot undo a later position)."""
         with self._database.session() as session:
-            moved = session.execute(
-                update(HandoffCursor)
-                .where(HandoffCursor.name == name, HandoffCursor.position < position)
-                .values(position=position)
-            ).rowcount
+            moved = rows_changed(
+                session.execute(
+                    update(HandoffCursor)
+                    .where(HandoffCursor.name == name, HandoffCursor.position < position)
+                    .values(position=position)
+                )
+            )
             if not moved and session.get(HandoffCursor, name) is None:
                 session.add(HandoffCursor(name=name, position=position))
 

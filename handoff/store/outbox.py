@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import utc_now
-from bot.store.database import Database
+from bot.store.database import Database, rows_changed
 from handoff.domain.delivery import ReplyState
 from handoff.domain.ticket import DeliveryStatus, Destination
 from handoff.store.models import HandoffDelivery
@@ -219,7 +219,7 @@ class Outbox:
                 .where(HandoffDelivery.id == delivery_id, _receipt_is(seen))
                 .values(receipt=receipt, follow_at=follow_at)
             )
-            if not result.rowcount:
+            if not rows_changed(result):
                 return False
             row = session.get(HandoffDelivery, delivery_id)
             assert row is not None

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.clock import utc_now
-from bot.store.database import Database
+from bot.store.database import Database, rows_changed
 from handoff.domain.delivery import RETRYABLE, ReplyState, ReplyStatus, presentation
 from handoff.domain.escalation import REASON_LABELS, Reason
 from handoff.domain.messages import joined_notice, signed
@@ -301,7 +301,7 @@ class TicketStore(TicketOutbox, TicketReads, QueueStats):
                 .values(receipt=ReplyState.RETRIED, follow_at=None)
                 .execution_options(synchronize_session=False)
             )
-            if not moved.rowcount:
+            if not rows_changed(moved):
                 return Outcome(
                     False,
                     "That reply is not waiting for a retry (already retried?).",
@@ -367,7 +367,7 @@ class TicketStore(TicketOutbox, TicketReads, QueueStats):
                 .where(HandoffTicket.id == ticket_id, HandoffTicket.sla_alerts == alerts_seen)
                 .values(sla_alerts=alerts_seen + 1, sla_alerted_at=at)
             )
-            return bool(result.rowcount)
+            return bool(rows_changed(result))
 
     # -- helpers ---------------------------------------------------------------------------
     def _compare_and_set(
@@ -380,7 +380,7 @@ class TicketStore(TicketOutbox, TicketReads, QueueStats):
             .execution_options(synchronize_session=False)
         )
         session.expire_all()
-        return bool(result.rowcount)
+        return bool(rows_changed(result))
 
     def _announce_claim(
         self, session: Session, row: HandoffTicket, agent: Agent, *, via: str
