@@ -3,8 +3,9 @@
 `relaydesk units --systemd` / `--supervisord` prints them (docs/deployment.md). Each service
 runs `relaydesk exec NAME`, which builds the same `ProcessSpec` as `relaydesk run` from the
 environment (EnvironmentFile=/etc/relaydesk.env) and exec()s its command with its
-environment: the ports, paths and the variables credentials.yml and endpoints.yml need are
-computed in one place (bot/processes/stack.py), never copied into a unit by hand. The
+environment: each process reads its settings from that environment once, and what the
+supervisor computes on top (the token, the values endpoints*.yml refer to) comes from one place
+(bot/processes/stack.py), never copied into a unit by hand. The
 command each unit ends up running is written above it, from the same specs.
 
 The restart numbers are the supervisor's (bot/processes/restart_policy.py).
