@@ -11,7 +11,7 @@ test:
 setup:
 	scripts/setup
 
-lint: setup
+lint: setup  # also part of `make test` (tests/test_lint.py)
 	.venv/bin/ruff check .
 
 # Also part of `make test` (tests/test_typecheck.py); configured in pyproject.toml [tool.mypy].
