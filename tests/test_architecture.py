@@ -58,6 +58,7 @@ LAYERS: dict[str, str] = {
     "handoff.bridge": ADAPTERS,
     "bot.rasa_plugins": ADAPTERS,
     "bot.nlu_eval": ADAPTERS,  # drives a Rasa agent over a test file
+    "bot.platforms": ADAPTERS,  # store platforms (Shopify): webhooks in, their API out
     "bot.cli": ENTRY_POINTS,
     "bot.processes": ENTRY_POINTS,
     "handoff.agent_cli": ENTRY_POINTS,
