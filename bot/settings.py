@@ -276,6 +276,35 @@ class JsonApiSettings(Section):
     secret: str = Field("", env="JSON_API_SECRET")
 
 
+# --- store platforms (bot/platforms/, docs/shopify.md) -----------------------------------------
+# A platform whose credentials are empty stays off: its webhook answers 503.
+
+
+class ShopifySettings(Section):
+    """One Shopify shop through a custom app (bot/platforms/shopify/, docs/shopify.md)."""
+
+    #: The shop's myshopify.com domain, "example.myshopify.com"; webhooks of any other shop
+    #: are refused.
+    shop_domain: str = Field("", env="SHOPIFY_SHOP_DOMAIN")
+    #: The custom app's Admin API access token (shpat_...), for the GraphQL Admin API.
+    admin_token: str = Field("", env="SHOPIFY_ADMIN_TOKEN")
+    #: The custom app's API secret key: Shopify signs webhooks with it (X-Shopify-Hmac-Sha256).
+    webhook_secret: str = Field("", env="SHOPIFY_WEBHOOK_SECRET")
+    #: Admin API base URL; empty: https://<SHOPIFY_SHOP_DOMAIN>/admin/api/<SHOPIFY_API_VERSION>
+    #: (tests point it at a local fake).
+    api_base_url: str = Field("", env="SHOPIFY_API_BASE_URL")
+    #: Admin API version; the fixtures the integration is tested against are 2026-07's, and
+    #: Shopify supports a version for at least a year after its release.
+    api_version: str = Field("2026-07", env="SHOPIFY_API_VERSION")
+
+    @property
+    def admin_api_url(self) -> str:
+        """The Admin API base URL in use, without a trailing slash."""
+        if self.api_base_url:
+            return self.api_base_url.rstrip("/")
+        return f"https://{self.shop_domain}/admin/api/{self.api_version}"
+
+
 class Settings(Section):
     """Runtime configuration. Field docs double as the README's configuration table."""
 
@@ -321,6 +350,8 @@ class Settings(Section):
     sending: SendingSettings = Field(default_factory=SendingSettings)
     webchat: WebChatSettings = Field(default_factory=WebChatSettings)
     json_api: JsonApiSettings = Field(default_factory=JsonApiSettings)
+    #: The store platform (Shopify): webhooks in, its Admin API out.
+    shopify: ShopifySettings = Field(default_factory=ShopifySettings)
     #: Human handoff (Slack agent queue, CLI); see the handoff section above.
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
 
