@@ -219,8 +219,16 @@ def test_every_variable_has_one_field() -> None:
     names = all_env_names()
     assert len(names) == len(set(names))
     # Sections are reached by name from their connector (channels/core/connector.py).
-    sections = {"whatsapp", "messenger", "telegram", "sending", "webchat", "json_api", "handoff",
-                "shopify"}
+    sections = {
+        "whatsapp",
+        "messenger",
+        "telegram",
+        "sending",
+        "webchat",
+        "json_api",
+        "handoff",
+        "shopify",
+    }
     assert {path.split(".")[0] for path in names.values() if "." in path} == sections
 
 
