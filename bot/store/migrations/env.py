@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 # Model modules are imported for their tables: autogenerate and the schema tests compare the
 # database against Base.metadata.
 import bot.store.channel_models  # channels/, migration 0002_channels
+import bot.store.platform_models  # bot/platforms/, migration 0007_platform_webhooks
 import bot.store.return_attachments  # noqa: F401  (returns, migration 0003_return_attachments)
 import handoff.store.models  # noqa: F401  (handoff/, migration 0003_handoff)
 from bot.store.database import Database
