@@ -1,0 +1,350 @@
+"""The GraphQL Admin API operations relaydesk sends, as named documents, and thin typed
+functions around them. No business logic: whether an order may be cancelled, and what to tell
+the shopper, is decided elsewhere; these only ask Shopify and report what it said.
+
+Field names follow Shopify's documented examples (tests/platforms/test_admin_api.py checks
+each document against ../shared/fixtures/shopify/graphql/*.graphql). The API version is part of
+the client's base URL and is pinned by the caller: `orderCancel` needs 2024-01 or later, its
+`jobResult` and `webhookSubscriptionCreate`'s `uri` field are in the versions the fixtures were
+read from (2026-07); older versions name the latter `callbackUrl`.
+
+Access scopes (docs/shopify-admin-api.md has the table): SHOP_CHECK none beyond a valid token;
+ORDERS_UPDATED_SINCE read_orders (plus read_all_orders for orders older than 60 days);
+ORDER_CANCEL and ORDER_UPDATE_SHIPPING_ADDRESS write_orders; RETURN_REQUEST write_returns;
+WEBHOOK_SUBSCRIPTION_CREATE the read scope of the topic (read_orders for orders/*).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .admin_api import ShopifyAdminClient, ShopifyRejected, UserError
+
+SHOP_CHECK = """
+query ShopCheck {
+  shop {
+    name
+    myshopifyDomain
+  }
+}
+"""
+
+ORDER_CANCEL = """
+mutation OrderCancel($orderId: ID!, $notifyCustomer: Boolean, $refund: Boolean!,
+    $restock: Boolean!, $reason: OrderCancelReason!, $staffNote: String) {
+  orderCancel(orderId: $orderId, notifyCustomer: $notifyCustomer, refund: $refund,
+      restock: $restock, reason: $reason, staffNote: $staffNote) {
+    job {
+      id
+      done
+    }
+    jobResult {
+      id
+      done
+    }
+    orderCancelUserErrors {
+      field
+      message
+      code
+    }
+  }
+}
+"""
+
+ORDER_UPDATE_SHIPPING_ADDRESS = """
+mutation OrderUpdateShippingAddress($input: OrderInput!) {
+  orderUpdate(input: $input) {
+    order {
+      id
+      shippingAddress {
+        address1
+        address2
+        city
+        province
+        zip
+        country
+      }
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+RETURN_REQUEST = """
+mutation ReturnRequest($input: ReturnRequestInput!) {
+  returnRequest(input: $input) {
+    return {
+      id
+      status
+      order {
+        id
+      }
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!,
+    $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription {
+      id
+      topic
+      filter
+      uri
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+#: Orders changed since a time, oldest change first, with what reconciliation compares.
+ORDERS_UPDATED_SINCE = """
+query OrdersUpdatedSince($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      id
+      name
+      createdAt
+      updatedAt
+      cancelledAt
+      displayFinancialStatus
+      displayFulfillmentStatus
+      fulfillments(first: 10) {
+        id
+        status
+        updatedAt
+        trackingInfo(first: 10) {
+          company
+          number
+          url
+        }
+      }
+    }
+  }
+}
+"""
+
+#: Every document above by its operation name (the fake Shopify and the tests use it).
+DOCUMENTS: Mapping[str, str] = {
+    "ShopCheck": SHOP_CHECK,
+    "OrderCancel": ORDER_CANCEL,
+    "OrderUpdateShippingAddress": ORDER_UPDATE_SHIPPING_ADDRESS,
+    "ReturnRequest": RETURN_REQUEST,
+    "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
+    "OrdersUpdatedSince": ORDERS_UPDATED_SINCE,
+}
+
+CANCEL_REASONS = frozenset({"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"})
+
+
+@dataclass(frozen=True)
+class ShopInfo:
+    name: str
+    myshopify_domain: str
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """orderCancel's answer. Shopify cancels in a background job: `job_done` false means the
+    cancel was accepted, not finished (the orders/cancelled webhook or a later read tells)."""
+
+    job_id: str | None
+    job_done: bool
+    job_result_id: str | None
+    user_errors: tuple[UserError, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.user_errors and (self.job_id or self.job_result_id) is not None
+
+
+@dataclass(frozen=True)
+class OrderUpdateResult:
+    order_id: str | None
+    shipping_address: Mapping[str, Any] | None
+    user_errors: tuple[UserError, ...]
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    fulfillment_line_item_id: str
+    quantity: int
+    #: A ReturnReason value, e.g. "WRONG_ITEM", "SIZE_TOO_SMALL", "DEFECTIVE", "OTHER".
+    reason: str
+    customer_note: str | None = None
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    return_id: str | None
+    status: str | None
+    user_errors: tuple[UserError, ...]
+
+
+@dataclass(frozen=True)
+class WebhookSubscriptionResult:
+    subscription_id: str | None
+    topic: str | None
+    user_errors: tuple[UserError, ...]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _node(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = payload.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def check_shop(client: ShopifyAdminClient) -> ShopInfo:
+    """The shop the token belongs to: the cheapest call that proves the token works."""
+    shop = client.execute(SHOP_CHECK).get("shop")
+    if not isinstance(shop, Mapping):
+        raise ShopifyRejected("Shopify's answer has no shop", status=200, messages=["shop"])
+    return ShopInfo(
+        name=str(shop.get("name") or ""), myshopify_domain=str(shop.get("myshopifyDomain") or "")
+    )
+
+
+def cancel_order(
+    client: ShopifyAdminClient,
+    order_gid: str,
+    *,
+    reason: str,
+    refund: bool,
+    restock: bool,
+    notify_customer: bool,
+    staff_note: str | None = None,
+) -> CancelResult:
+    if reason not in CANCEL_REASONS:
+        raise ValueError(f"not an OrderCancelReason: {reason!r}")
+    outcome = client.mutate(
+        ORDER_CANCEL,
+        {
+            "orderId": order_gid,
+            "reason": reason,
+            "refund": refund,
+            "restock": restock,
+            "notifyCustomer": notify_customer,
+            "staffNote": staff_note,
+        },
+        root="orderCancel",
+        errors_key="orderCancelUserErrors",
+    )
+    job, job_result = _node(outcome.payload, "job"), _node(outcome.payload, "jobResult")
+    return CancelResult(
+        job_id=_str(job.get("id")),
+        job_done=bool(job.get("done") or job_result.get("done")),
+        job_result_id=_str(job_result.get("id")),
+        user_errors=outcome.user_errors,
+    )
+
+
+def update_shipping_address(
+    client: ShopifyAdminClient, order_gid: str, address: Mapping[str, str]
+) -> OrderUpdateResult:
+    """Replace an order's shipping address. `address` is a MailingAddressInput: address1,
+    address2, city, province (or provinceCode), zip, country (or countryCode), firstName,
+    lastName, phone, company."""
+    outcome = client.mutate(
+        ORDER_UPDATE_SHIPPING_ADDRESS,
+        {"input": {"id": order_gid, "shippingAddress": dict(address)}},
+        root="orderUpdate",
+    )
+    order = _node(outcome.payload, "order")
+    shipping = order.get("shippingAddress")
+    return OrderUpdateResult(
+        order_id=_str(order.get("id")),
+        shipping_address=shipping if isinstance(shipping, Mapping) else None,
+        user_errors=outcome.user_errors,
+    )
+
+
+def request_return(
+    client: ShopifyAdminClient, order_gid: str, lines: Sequence[ReturnLine]
+) -> ReturnResult:
+    """Ask for a return the merchant approves or declines (status REQUESTED)."""
+    outcome = client.mutate(
+        RETURN_REQUEST,
+        {
+            "input": {
+                "orderId": order_gid,
+                "returnLineItems": [
+                    {
+                        "fulfillmentLineItemId": line.fulfillment_line_item_id,
+                        "quantity": line.quantity,
+                        "returnReason": line.reason,
+                        **({"customerNote": line.customer_note} if line.customer_note else {}),
+                    }
+                    for line in lines
+                ],
+            }
+        },
+        root="returnRequest",
+    )
+    created = _node(outcome.payload, "return")
+    return ReturnResult(
+        return_id=_str(created.get("id")),
+        status=_str(created.get("status")),
+        user_errors=outcome.user_errors,
+    )
+
+
+def create_webhook_subscription(
+    client: ShopifyAdminClient, topic: str, uri: str, *, filter: str | None = None
+) -> WebhookSubscriptionResult:
+    """Subscribe `uri` to `topic` (the enum form: "ORDERS_UPDATED" for orders/updated)."""
+    subscription: dict[str, str] = {"uri": uri}
+    if filter:
+        subscription["filter"] = filter
+    outcome = client.mutate(
+        WEBHOOK_SUBSCRIPTION_CREATE,
+        {"topic": topic, "webhookSubscription": subscription},
+        root="webhookSubscriptionCreate",
+    )
+    created = _node(outcome.payload, "webhookSubscription")
+    return WebhookSubscriptionResult(
+        subscription_id=_str(created.get("id")),
+        topic=_str(created.get("topic")),
+        user_errors=outcome.user_errors,
+    )
+
+
+def updated_since_filter(since: datetime) -> str:
+    """Shopify's search syntax for "changed after `since`" (UTC, second precision)."""
+    if since.tzinfo is None:
+        raise ValueError("an aware datetime is needed: Shopify compares in UTC")
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"updated_at:>'{stamp}'"
+
+
+def orders_updated_since(
+    client: ShopifyAdminClient, since: datetime, *, page_size: int = 50
+) -> Iterator[dict[str, Any]]:
+    """Every order changed after `since`, oldest change first, page by page."""
+    return client.paginate(
+        ORDERS_UPDATED_SINCE,
+        {"query": updated_since_filter(since)},
+        connection=("orders",),
+        page_size=page_size,
+    )
