@@ -2,9 +2,10 @@
 (X-Shopify-Hmac-Sha256), and the delivery headers of Shopify's webhooks reference
 (../shared/fixtures/shopify/webhook_headers.md).
 
-    sender = ShopifySender(secret="...", shop_domain="example.myshopify.com")
-    answer = sender.sample("orders_create").post(base_url)    # Shopify's documented sample
-    answer = sender.webhook("orders/updated", body).post(base_url)
+    with serve_intake(database) as intake:                    # the endpoint, over HTTP
+        sender = ShopifySender()                              # its secret and shop
+        sender.sample("orders_create").post(intake.base_url)  # Shopify's documented sample
+        sender.webhook("orders/updated", body).post(intake.base_url)
 
 The samples are Shopify's own (../shared/fixtures/shopify/webhooks/*.json), sent byte for
 byte as the files hold them; they are read from there, never copied into this repository.
@@ -14,13 +15,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy import select
 
 from bot.platforms.shopify.webhook_auth import (
     API_VERSION_HEADER,
@@ -32,6 +36,12 @@ from bot.platforms.shopify.webhook_auth import (
     WEBHOOK_ID_HEADER,
     signature,
 )
+from bot.platforms.shopify.webhook_input import ShopifyWebhookInput
+from bot.settings import ShopifySettings
+from bot.store.database import Database
+from bot.store.platform_inbox import PlatformInbox
+from bot.store.platform_models import PlatformWebhook
+from channels.webchat.devserver import WebChatServer
 
 SHOPIFY_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "shopify"
 WEBHOOK_SAMPLES = SHOPIFY_FIXTURES / "webhooks"
@@ -130,3 +140,48 @@ class ShopifySender:
     def sample(self, name: str, **options: Any) -> ShopifyDelivery:
         """Shopify's documented sample `name` (SAMPLE_TOPICS), as Shopify would send it."""
         return self.webhook(SAMPLE_TOPICS[name], sample_body(name), **options)
+
+
+# ---------------------------------------------------------------------- the endpoint, served
+
+
+@dataclass
+class ServedIntake:
+    """`ShopifyWebhookInput` on a real Sanic server, mounted where Rasa mounts it."""
+
+    channel: ShopifyWebhookInput
+    server: WebChatServer
+    database: Database
+    #: What the channel handed to the assistant: must stay empty.
+    handed_on: list[UserMessage]
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def rows(self) -> list[PlatformWebhook]:
+        with self.database.session() as session:
+            query = select(PlatformWebhook).order_by(PlatformWebhook.id)
+            return list(session.execute(query).scalars())
+
+
+def intake_settings(**changes: str) -> ShopifySettings:
+    values = {"webhook_secret": TEST_SECRET, "shop_domain": TEST_SHOP, **changes}
+    return ShopifySettings(**values)
+
+
+@contextmanager
+def serve_intake(
+    database: Database, config: ShopifySettings | None = None
+) -> Iterator[ServedIntake]:
+    """The intake over HTTP on a free local port (no Rasa, no trained model), writing to
+    `database` (migrated by the caller)."""
+    handed_on: list[UserMessage] = []
+
+    async def assistant(message: UserMessage) -> None:
+        handed_on.append(message)
+
+    channel = ShopifyWebhookInput(config or intake_settings(), PlatformInbox(database))
+    server = WebChatServer(assistant, channel)  # mounts any InputChannel
+    with server:
+        yield ServedIntake(channel, server, database, handed_on)
