@@ -498,8 +498,9 @@ class FakeShopify:
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
+        # A short poll keeps stop() quick: shutdown waits for the loop's next look.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-shopify", daemon=True
+            target=self._server.serve_forever, args=(0.02,), name="fake-shopify", daemon=True
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
