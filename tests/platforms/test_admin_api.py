@@ -11,6 +11,7 @@ asserted exactly and take no real time (only the stall tests wait, a fraction of
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -551,3 +552,27 @@ def test_the_fake_answers_shopifys_examples_in_their_shape(
     for errors_key in ("userErrors", "orderCancelUserErrors"):
         if errors_key in expected[root]:
             assert data[root][errors_key] == []
+
+
+def test_concurrent_callers_pace_against_each_other(fake_shopify: FakeShopify) -> None:
+    _add_orders(fake_shopify, 10)
+    fake_shopify.set_bucket(available=70.0, restore_rate=10.0)
+    with fake_shopify.client() as client:
+        list(orders_updated_since(client, SINCE, page_size=10))  # 32 points: 38 left, cost known
+        # The first to arrive is answered late, so the other decides while it is in flight.
+        fake_shopify.stall_next(1, seconds=0.3)
+        start = threading.Barrier(2)
+
+        def read() -> None:
+            start.wait()
+            list(orders_updated_since(client, SINCE, page_size=10))
+
+        threads = [threading.Thread(target=read) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    # The first of the two goes at once (38 >= 32); the second waits for the refill its
+    # predecessor's reservation left it ((32 - 6) / 10 s), instead of being throttled.
+    assert fake_shopify.clock.sleeps == [pytest.approx(2.6)]
+    assert [c.outcome for c in fake_shopify.calls] == ["ok", "ok", "ok"]

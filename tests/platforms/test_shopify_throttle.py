@@ -117,6 +117,26 @@ def test_wait_before_a_request(
     assert bucket.wait_before(cost, now) == pytest.approx(expected_wait)
 
 
+def test_a_reserved_request_holds_back_the_next_one() -> None:
+    bucket = CostBucket()
+    bucket.observe("q", _status(100), at=0.0)
+    assert bucket.wait_before(60, 0.0) == 0.0
+    bucket.reserve(60, at=0.0)  # sent, not answered yet
+    assert bucket.available(0.0) == 40.0
+    assert bucket.wait_before(60, 0.0) == pytest.approx(0.4)  # (60 - 40) / 50
+    bucket.reserve(60, at=0.4)
+    assert bucket.available(0.4) == 0.0
+    # The answer is the truth again.
+    bucket.observe("q", _status(70), at=0.5)
+    assert bucket.available(0.5) == 70.0
+
+
+def test_reserving_before_any_answer_changes_nothing() -> None:
+    bucket = CostBucket()
+    bucket.reserve(60, at=0.0)
+    assert bucket.available(0.0) is None
+
+
 def test_nothing_is_held_back_before_the_first_answer() -> None:
     bucket = CostBucket()
     assert bucket.available(0.0) is None

@@ -274,8 +274,11 @@ class ShopifyAdminClient:
         last_problem = "no attempt made"
         for attempt in range(1, self.max_attempts + 1):
             with self._lock:
+                now = self._clock()
                 cost = expected_cost or self.bucket.expected_cost(document)
-                pace = self.bucket.wait_before(cost, self._clock())
+                pace = self.bucket.wait_before(cost, now)
+                if pace <= self.max_wait:
+                    self.bucket.reserve(cost, now + pace)
             if pace:
                 self._wait(pace, f"the bucket needs {pace:.2f} s to refill to {cost:g} points")
             try:

@@ -126,6 +126,19 @@ class CostBucket:
         restored = status.currently_available + elapsed * status.restore_rate
         return min(status.maximum_available, restored)
 
+    def reserve(self, cost: float, at: float) -> None:
+        """Count a request about to be sent at `at` as paid, until its answer says what the
+        bucket really holds: callers sharing the client (the action server's concurrent
+        turns) then pace against each other's requests in flight, not only the last answer."""
+        status, available = self._status, self.available(at)
+        if status is None or available is None:
+            return
+        needed = min(cost, status.maximum_available)
+        self._status = ThrottleStatus(
+            status.maximum_available, max(0.0, available - needed), status.restore_rate
+        )
+        self._read_at = at
+
     def wait_before(self, cost: float, now: float) -> float:
         """Seconds to wait before sending a request expected to cost `cost` points, so that it
         is not throttled. A request can never need more than a full bucket (Shopify refuses
