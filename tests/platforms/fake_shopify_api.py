@@ -440,6 +440,7 @@ class Call:
 class _Fault:
     status: int
     retry_after: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     stall: float = 0.0
     #: A THROTTLED answer without extensions.cost.
     bare_throttle: bool = False
@@ -598,9 +599,12 @@ class FakeShopify:
                 bucket.available = available
 
     # -- faults ---------------------------------------------------------------------------------
-    def fail_next(self, count: int = 1, *, status: int = 503) -> None:
+    def fail_next(
+        self, count: int = 1, *, status: int = 503, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """The next `count` requests are answered `status` (with `headers`), doing nothing."""
         with self._lock:
-            self._faults.extend(_Fault(status) for _ in range(count))
+            self._faults.extend(_Fault(status, headers=dict(headers or {})) for _ in range(count))
 
     def rate_limit_next(self, count: int = 1, *, retry_after: float | None = 2.0) -> None:
         with self._lock:
@@ -637,7 +641,7 @@ class FakeShopify:
         fault = self._take_fault()
         if fault is not None and fault.status != 200:
             call.status, call.outcome = fault.status, "fault"
-            headers = {}
+            headers = dict(fault.headers)
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
             body = {"errors": "Exceeded API rate limit"} if fault.status == 429 else None

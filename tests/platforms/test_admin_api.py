@@ -109,6 +109,17 @@ def test_a_wrong_api_version_is_rejected(fake_shopify: FakeShopify) -> None:
     assert caught.value.status == 404
 
 
+def test_a_redirect_is_not_followed(fake_shopify: FakeShopify, client: ShopifyAdminClient) -> None:
+    # Following it would hand the token header to whatever host the Location names.
+    elsewhere = "https://elsewhere.example/admin/api/2026-07/graphql.json"
+    fake_shopify.fail_next(1, status=301, headers={"Location": elsewhere})
+    with pytest.raises(ShopifyRejected) as caught:
+        check_shop(client)
+    assert caught.value.status == 301
+    assert caught.value.messages[-1] == f"redirected to {elsewhere}"
+    assert len(fake_shopify.calls) == 1
+
+
 def test_graphql_errors_are_rejected_with_their_messages(client: ShopifyAdminClient) -> None:
     with pytest.raises(ShopifyRejected) as caught:
         client.execute("query Bad { shop { name planName } }")

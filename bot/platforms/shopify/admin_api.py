@@ -270,7 +270,6 @@ class ShopifyAdminClient:
         mutation = is_mutation(document)
         payload = {"query": document, "variables": dict(variables or {})}
         throttled = server_failures = 0
-        retry_hint: float | None = None
         last_problem = "no attempt made"
         for attempt in range(1, self.max_attempts + 1):
             with self._lock:
@@ -287,6 +286,9 @@ class ShopifyAdminClient:
                     json=payload,
                     headers={ACCESS_TOKEN_HEADER: self._token, "Accept": "application/json"},
                     timeout=self.timeout,
+                    # requests drops only `Authorization` when a redirect leaves the host; our
+                    # token header would follow it. A redirect means a wrong base URL anyway.
+                    allow_redirects=False,
                 )
             except requests.RequestException as error:
                 last_problem = f"{type(error).__name__}: {error}"
@@ -302,10 +304,9 @@ class ShopifyAdminClient:
             status = response.status_code
             body = _json_body(response)
             if status == 429:
-                retry_hint = retry_after_seconds(response.headers.get("Retry-After"))
                 last_problem = "HTTP 429 Too Many Requests"
                 throttled += 1
-                wait = retry_hint
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is None:
                     wait = backoff(throttled, first=THROTTLE_FIRST, cap=THROTTLE_CAP)
                 self._retry_wait(attempt, wait, last_problem, status=status)
@@ -327,6 +328,8 @@ class ShopifyAdminClient:
                 messages, codes = _graphql_errors(body or {})
                 if not messages:
                     messages = [response.reason or f"HTTP {status}"]
+                if 300 <= status < 400:
+                    messages.append(f"redirected to {response.headers.get('Location')}")
                 raise ShopifyRejected(
                     f"Shopify refused the request: HTTP {status}: {'; '.join(messages)}",
                     status=status,
@@ -350,7 +353,6 @@ class ShopifyAdminClient:
                     first=THROTTLE_FIRST,
                     cap=THROTTLE_CAP,
                 )
-                retry_hint = wait
                 self._retry_wait(attempt, wait, last_problem, status=status)
                 continue
             if messages:
@@ -366,9 +368,8 @@ class ShopifyAdminClient:
                     "Shopify's answer has no data", status=status, messages=["no data"]
                 )
             return data
-        raise ShopifyUnavailable(  # pragma: no cover - _retry_wait raises on the last attempt
-            f"gave up after {self.max_attempts} attempts: {last_problem}", retry_after=retry_hint
-        )
+        # Not reached: _retry_wait raises on the last attempt. For the type checker.
+        raise ShopifyUnavailable(f"gave up after {self.max_attempts} attempts: {last_problem}")
 
     def mutate(
         self,
