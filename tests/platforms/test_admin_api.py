@@ -439,6 +439,22 @@ def test_pagination_without_the_connection_is_rejected(client: ShopifyAdminClien
         list(client.paginate(ORDERS_UPDATED_SINCE, connection=("products",)))
 
 
+def test_a_cursor_that_does_not_advance_is_rejected() -> None:
+    page = {"nodes": [{"id": "x"}], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}}
+
+    class Stuck(ShopifyAdminClient):
+        def execute(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return {"orders": page}
+
+    nodes = []
+    with pytest.raises(ShopifyRejected, match="does not advance"):
+        for node in Stuck("http://127.0.0.1:9/admin/api/x", "t").paginate(
+            ORDERS_UPDATED_SINCE, connection=("orders",)
+        ):
+            nodes.append(node)
+    assert nodes == [{"id": "x"}, {"id": "x"}]  # the first page, and its repetition
+
+
 def test_orders_carry_fulfillments_and_tracking(
     fake_shopify: FakeShopify, client: ShopifyAdminClient
 ) -> None:

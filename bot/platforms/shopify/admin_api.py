@@ -419,9 +419,15 @@ class ShopifyAdminClient:
                 nodes = [edge.get("node") for edge in data.get("edges") or []]
             yield from (node for node in nodes if isinstance(node, dict))
             info = data.get("pageInfo") or {}
-            after = info.get("endCursor")
-            if not info.get("hasNextPage") or not after:
+            if not info.get("hasNextPage") or not info.get("endCursor"):
                 return
+            if info["endCursor"] == after:  # the same page again would never end
+                raise ShopifyRejected(
+                    f"the cursor of {'.'.join(connection)} does not advance",
+                    status=200,
+                    messages=[str(after)],
+                )
+            after = info["endCursor"]
 
     # -- waiting --------------------------------------------------------------------------------
     def _backoff(self, failures: int) -> float:
