@@ -5,12 +5,14 @@ foreign webhooks change nothing."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from bot import settings as settings_module
 from bot.platforms.shopify import webhook_input
@@ -25,6 +27,7 @@ from bot.platforms.shopify.webhook_auth import (
 from bot.platforms.shopify.webhook_input import ShopifyWebhookInput
 from bot.settings import Settings, use_process_settings
 from bot.store.database import Database
+from bot.store.platform_models import PlatformWebhook
 from tests.platforms.shopify_webhooks import (
     SAMPLE_TOPICS,
     TEST_SECRET,
@@ -317,3 +320,35 @@ def test_credentials_yml_lists_it() -> None:
         (Path(__file__).resolve().parents[2] / "credentials.yml").read_text(encoding="utf-8")
     )
     assert "bot.platforms.shopify.webhook_input.ShopifyWebhookInput" in credentials
+
+
+def test_mounted_by_rasas_own_code_from_credentials_yml(
+    process_settings: Settings, shopify: ShopifySender
+) -> None:
+    # What `rasa run` does with credentials.yml: build every listed channel, mount each
+    # blueprint under /webhooks/<name>/. No model is needed for the webhook path.
+    from rasa.core.channels.channel import register
+    from rasa.core.run import create_http_input_channels
+    from sanic import Sanic
+
+    from channels.core.channel import shared_database
+    from channels.webchat.devserver import AppServer
+
+    shared_database(process_settings.database_url).migrate()
+    credentials = Path(__file__).resolve().parents[2] / "credentials.yml"
+    channels = create_http_input_channels(None, str(credentials))
+    [ours] = [channel for channel in channels if isinstance(channel, ShopifyWebhookInput)]
+    app = Sanic(f"rasa_like_{uuid.uuid4().hex[:8]}")
+    app.config.MOTD = False
+    register(channels, app, route="/webhooks/")
+
+    with AppServer(app) as server:
+        delivery = shopify.sample("orders_create")
+        assert delivery.post(server.base_url).json() == ACCEPTED
+        assert delivery.post(server.base_url).json() == DUPLICATE
+        forged = ShopifySender(secret="not-ours").sample("orders_create")
+        assert forged.post(server.base_url).status_code == 401
+
+    with ours.inbox.database.session() as session:
+        stored = session.execute(select(PlatformWebhook.webhook_id)).scalars().all()
+    assert stored == [delivery.webhook_id]
