@@ -6,6 +6,9 @@ the prefix the README told operators to expose, and took any sender id, so posti
 order status of the shopper verified on that WhatsApp number. The web chat's socket took the
 conversation id from each message the same way.
 
+The store platform's webhook (/webhooks/shopify/webhook) is public too, and takes only what
+Shopify signed.
+
 Also here: odd texts (blank, lone surrogates, 1 MB) on the stack's entry points, and the web
 chat page's framing headers.
 """
@@ -29,11 +32,13 @@ from twilio.request_validator import RequestValidator
 
 from bot.store.channel_models import ChannelInbound
 from bot.store.database import Database
+from bot.store.platform_models import PlatformWebhook
 from channels.core.inbound_text import BLANK_REPLY, TOO_LONG_REPLY
 from tests.channels.drivers import Delivery, WhatsAppDriver, drivers
 from tests.channels.fake_providers import TWILIO, FakeProviders
 from tests.conftest import RunningStack
 from tests.integration.shop_factory import make_order
+from tests.platforms.shopify_webhooks import ShopifySender
 
 pytestmark = pytest.mark.integration
 
@@ -258,6 +263,27 @@ def test_the_chat_page_may_only_be_framed_by_itself(rasa_stack: RunningStack) ->
     directives = [d.strip() for d in response.headers["Content-Security-Policy"].split(";")]
     assert "frame-ancestors 'self'" in directives  # WEBCHAT_EMBED_ORIGINS is unset here
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+# ------------------------------------------------------------------ store platforms
+
+
+def test_the_shopify_webhook_is_public_but_takes_only_signed_webhooks(
+    rasa_stack: RunningStack, store: Database
+) -> None:
+    # Public (Shopify calls it), so it must refuse whatever Shopify did not sign. The stack
+    # leaves Shopify off unless its settings name a shop: then the endpoint is a 503.
+    health = requests.get(f"{rasa_stack.rasa_url}/webhooks/shopify/", timeout=10)
+    assert health.status_code == 200  # Rasa mounted it from credentials.yml
+    configured = health.json()["status"] == "ok"
+    forged = ShopifySender(secret="not-the-apps-secret").sample("orders_create")
+    unsigned = forged.with_headers({"X-Shopify-Hmac-Sha256": None})
+
+    for delivery in (forged, unsigned):
+        answer = delivery.post(rasa_stack.rasa_url)
+        assert answer.status_code == (401 if configured else 503), answer.text
+    with store.session() as session:
+        assert session.execute(select(PlatformWebhook)).first() is None
 
 
 # ------------------------------------------------------------------ odd texts
