@@ -141,7 +141,7 @@ class ShopifyWebhookInput(InputChannel):
         logger.warning("shopify: refused a webhook from %s: %s", request.ip, refused)
         if refused.reason is Refusal.BAD_HEADERS:
             return response.json({"error": f"malformed webhook: {refused.detail}"}, status=400)
-        # One answer for every authentication failure: which check failed is no one's business.
+        # One answer for every authentication failure: a prober learns nothing of which failed.
         return response.json({"error": "invalid webhook signature"}, status=401)
 
 
