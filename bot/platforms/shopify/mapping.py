@@ -217,7 +217,7 @@ def map_order(body: Any) -> MappedOrder:
     service = _shipping_service(order)
     shipments = _order_shipments(order, service, warnings)
     returns = _order_returns(order, lines, warnings)
-    refunds = _order_refunds(order, returns, warnings)
+    refunds = _order_refunds(order, returns, currency, warnings)
 
     subtotal = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
     shipping = _money_of(order, "total_shipping_price_set", "order", default=None)
@@ -239,6 +239,12 @@ def map_order(body: Any) -> MappedOrder:
             "the export format has no discount field"
         )
 
+    refunded = sum(
+        (Decimal(r.record["amount"]) for r in refunds if r.record["status"] != RefundStatus.FAILED),
+        Decimal(0),
+    )
+    if refunded > total:
+        raise ShopifyPayloadError("order.refunds", f"refunds of {refunded:.2f} exceed {total:.2f}")
     fulfilment = _fulfilment_status(order, shipments, warnings)
     status = order_status(
         cancelled_at=order.get("cancelled_at"),
@@ -814,6 +820,8 @@ def _shipments_of(
         url = urls[index] if index < len(urls) else (urls[0] if len(urls) == 1 else None)
         if url is not None and url.startswith("http://"):
             url = "https://" + url[len("http://") :]
+        if any(record["tracking_number"] == number for record in records):
+            continue  # listed twice: one parcel
         if not _TRACKING_NUMBER.fullmatch(number):
             warnings.append(f"{path}: tracking number {raw!r} is not letters and digits; skipped")
             continue
@@ -937,7 +945,7 @@ def _rma_number(return_id: str | None) -> str:
 
 
 def _order_refunds(
-    order: JsonObject, returns: Sequence[Mapped[JsonObject]], warnings: list[str]
+    order: JsonObject, returns: Sequence[Mapped[JsonObject]], currency: str, warnings: list[str]
 ) -> tuple[Mapped[JsonObject], ...]:
     mapped: list[Mapped[JsonObject]] = []
     rmas = {r.record["rma_number"] for r in returns}
@@ -948,6 +956,11 @@ def _order_refunds(
         if record is None or record["reference"] in seen:
             continue
         seen.add(record["reference"])
+        if record.get("currency", currency) != currency:
+            # A transaction in the shopper's (presentment) currency: its amount is not shop
+            # money, and converting it would make an amount up.
+            warnings.append(f"{path}: refunded in {record['currency']}; not recorded")
+            continue
         if record["return_rma"] is not None and record["return_rma"] not in rmas:
             record["return_rma"] = None  # its return was not recorded (see warnings)
         mapped.append(
