@@ -209,7 +209,7 @@ def map_order(body: Any) -> MappedOrder:
     warnings: list[str] = []
     order_id = _id(order, "id", "order")
     currency = _currency(order, "currency", "order")
-    placed_at = _datetime(order, "created_at", "order", required=True)
+    placed_at = _required_datetime(order, "created_at", "order")
 
     lines = _order_lines(order, warnings)
     customer = _order_customer(order, placed_at, warnings)
@@ -220,19 +220,19 @@ def map_order(body: Any) -> MappedOrder:
     refunds = _order_refunds(order, returns, currency, warnings)
 
     subtotal = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
-    shipping = _money_of(order, "total_shipping_price_set", "order", default=None)
+    shipping = _money_of(order, "total_shipping_price", "order")
     if shipping is None:
         shipping = sum(
             (_money_of(line, "price", "order.shipping_lines[]") or Decimal(0))
             for _, line in _items(order.get("shipping_lines"), "order.shipping_lines")
         ) or Decimal(0)
-    tax = _money_of(order, "total_tax", "order", default=Decimal(0)) or Decimal(0)
+    tax = _money_of(order, "total_tax", "order") or Decimal(0)
     if order.get("taxes_included") is True and tax:
         # Prices already include the tax: adding it again would overstate the total.
         warnings.append(f"taxes_included: tax {tax:.2f} is inside the line prices")
         tax = Decimal(0)
     total = subtotal + shipping + tax
-    shopify_total = _money_of(order, "total_price", "order", default=None)
+    shopify_total = _money_of(order, "total_price", "order")
     if shopify_total is not None and shopify_total != total:
         warnings.append(
             f"total_price {shopify_total:.2f} differs from lines + shipping + tax {total:.2f}: "
@@ -246,14 +246,14 @@ def map_order(body: Any) -> MappedOrder:
     if refunded > total:
         raise ShopifyPayloadError("order.refunds", f"refunds of {refunded:.2f} exceed {total:.2f}")
     fulfilment = _fulfilment_status(order, shipments, warnings)
+    cancelled_at = _datetime(order, "cancelled_at", "order")
     status = order_status(
-        cancelled_at=order.get("cancelled_at"),
+        cancelled_at=cancelled_at,
         financial_status=_optional_str(order, "financial_status", "order"),
         fulfilment_status=fulfilment,
         shipment_statuses=[ShipmentStatus(s.record["status"]) for s in shipments],
         return_statuses=[ReturnStatus(r.record["status"]) for r in returns],
     )
-    cancelled_at = _datetime(order, "cancelled_at", "order")
     processed_at = _datetime(order, "processed_at", "order") or placed_at
     number = _order_number(order)
     record: JsonObject = {
@@ -301,7 +301,7 @@ def map_order(body: Any) -> MappedOrder:
 
 def order_status(
     *,
-    cancelled_at: Any,
+    cancelled_at: str | None,
     financial_status: str | None,
     fulfilment_status: FulfilmentStatus,
     shipment_statuses: Sequence[ShipmentStatus] = (),
@@ -375,7 +375,7 @@ def map_fulfillment_event(body: Any) -> Mapped[JsonObject]:
         if (part := _optional_str(event, key, "fulfillment_event"))
     )
     record: JsonObject = {
-        "occurred_at": _datetime(event, "happened_at", "fulfillment_event", required=True),
+        "occurred_at": _required_datetime(event, "happened_at", "fulfillment_event"),
         "status": str(status),
         "description": _text(message or _status_words(event.get("status")), 500),
         "location": _text(place, 200) or None,
@@ -430,7 +430,7 @@ def map_return(
 def map_customer(body: Any, *, fallback_created_at: str | None = None) -> Mapped[JsonObject]:
     """customers/create|update (and the customer embedded in an order)."""
     customer = _object(body, "customer")
-    return _customer(customer, "customer", None, fallback_created_at, [])
+    return _customer(customer, "customer", None, fallback_created_at)
 
 
 def map_product(body: Any) -> MappedProduct:
@@ -462,7 +462,7 @@ def map_product(body: Any) -> MappedProduct:
             "sku": sku,
             "name": _text(name, 200),
             "category": category,
-            "price": _money_text(_money_of(variant, "price", path, required=True), path),
+            "price": _money_text(_required_money(variant, "price", path), path),
             # Shopify lets stock go negative (oversold); the export's floor is 0.
             "stock": max(0, stock),
         }
@@ -552,7 +552,7 @@ def _order_lines(order: JsonObject, warnings: list[str]) -> list[JsonObject]:
         if quantity < 1:
             continue  # removed by an order edit
         sku = _sku(item, path, warnings)
-        price = _money_of(item, "price", path, required=True)
+        price = _required_money(item, "price", path)
         discount = sum(
             (
                 _money_of(allocation, "amount", f"{path}.discount_allocations[{i}]") or Decimal(0)
@@ -600,21 +600,23 @@ def _order_customer(order: JsonObject, placed_at: str, warnings: list[str]) -> M
         if isinstance(value, str) and value.strip():
             fallback_email = value
             break
+    # The buyer's name is on the billing address; the shipping one may be a gift recipient's.
     fallback_names = None
-    for key in ("shipping_address", "billing_address"):
+    for key in ("billing_address", "shipping_address"):
         address = order.get(key)
         if isinstance(address, dict):
             fallback_names = address
             break
-    return _customer(
+    mapped = _customer(
         customer,
         "order.customer",
         fallback_email,
         placed_at,
-        warnings,
         fallback_names=fallback_names,
         phone_fallback=order.get("phone"),
     )
+    warnings.extend(mapped.warnings)
+    return mapped
 
 
 def _customer(
@@ -622,13 +624,13 @@ def _customer(
     path: str,
     fallback_email: str | None,
     fallback_created_at: str | None,
-    warnings: list[str],
     *,
     fallback_names: JsonObject | None = None,
     phone_fallback: Any = None,
 ) -> Mapped[JsonObject]:
     # The account's address first: it is the customer record's key, and customers/update keeps
     # it current; the order's own e-mail only when the order has no customer account.
+    warnings: list[str] = []
     email = _optional_str(customer, "email", path) or fallback_email
     if not email:
         raise IncompletePayloadError(f"{path}.email", "no e-mail address")
@@ -664,7 +666,7 @@ def _customer(
         "is_vip": VIP_TAG in {tag.strip().lower() for tag in tags.split(",")},
         "created_at": created_at,
     }
-    spent = _money_of(customer, "total_spent", path, default=None)
+    spent = _money_of(customer, "total_spent", path)
     if spent is not None:
         record["lifetime_value"] = _money_text(spent, f"{path}.total_spent")
     return Mapped(
@@ -672,7 +674,7 @@ def _customer(
         external_id=_id(customer, "id", path, required=False),
         admin_graphql_api_id=_optional_str(customer, "admin_graphql_api_id", path),
         updated_at=_optional_str(customer, "updated_at", path),
-        warnings=tuple(warnings) if path == "customer" else (),
+        warnings=tuple(warnings),
     )
 
 
@@ -980,7 +982,7 @@ def _refund_record(refund: JsonObject, path: str, warnings: list[str]) -> JsonOb
     reference = str(refund_id)
     if not _REFERENCE.fullmatch(reference):
         raise ShopifyPayloadError(f"{path}.id", f"{refund_id!r} is not a refund reference")
-    requested_at = _datetime(refund, "created_at", path, required=True)
+    requested_at = _required_datetime(refund, "created_at", path)
     moved = Decimal(0)
     failed = Decimal(0)
     statuses: set[str] = set()
@@ -991,7 +993,7 @@ def _refund_record(refund: JsonObject, path: str, warnings: list[str]) -> JsonOb
         tpath = f"{path}.transactions[{index}]"
         if (_optional_str(transaction, "kind", tpath) or "").lower() != "refund":
             continue
-        amount = _money_of(transaction, "amount", tpath, required=True)
+        amount = _required_money(transaction, "amount", tpath)
         status = (_optional_str(transaction, "status", tpath) or "").lower()
         if status in ("failure", "error"):
             failed += amount
@@ -1146,31 +1148,23 @@ def _currency(obj: JsonObject, key: str, path: str) -> str:
     return value
 
 
-def _money_of(
-    obj: JsonObject,
-    key: str,
-    path: str,
-    *,
-    required: bool = False,
-    default: Decimal | None = None,
-) -> Any:
+def _money_of(obj: JsonObject, key: str, path: str) -> Decimal | None:
     """The shop-currency amount of `key`: `<key>_set.shop_money.amount`, else `<key>` (a
-    string, or a JSON number in refund line items). Returns Decimal (or `default`)."""
-    base = key[: -len("_set")] if key.endswith("_set") else key
-    money_set = obj.get(f"{base}_set")
-    raw: Any = None
-    where = f"{path}.{base}"
+    string, or a JSON number in refund line items); None when neither is there."""
+    money_set = obj.get(f"{key}_set")
     if isinstance(money_set, dict) and isinstance(money_set.get("shop_money"), dict):
         raw = money_set["shop_money"].get("amount")
-        where = f"{path}.{base}_set.shop_money.amount"
-    if raw is None:
-        raw = obj.get(base)
-        where = f"{path}.{base}"
-    if raw is None:
-        if required:
-            raise ShopifyPayloadError(where, "missing")
-        return default
-    return _decimal(raw, where)
+        if raw is not None:
+            return _decimal(raw, f"{path}.{key}_set.shop_money.amount")
+    raw = obj.get(key)
+    return None if raw is None else _decimal(raw, f"{path}.{key}")
+
+
+def _required_money(obj: JsonObject, key: str, path: str) -> Decimal:
+    amount = _money_of(obj, key, path)
+    if amount is None:
+        raise ShopifyPayloadError(f"{path}.{key}", "missing")
+    return amount
 
 
 def _decimal(raw: Any, path: str) -> Decimal:
@@ -1200,13 +1194,18 @@ def _money_text(amount: Decimal | None, path: str) -> str:
     return text
 
 
-def _datetime(obj: JsonObject, key: str, path: str, *, required: bool = False) -> Any:
+def _datetime(obj: JsonObject, key: str, path: str) -> str | None:
     value = _optional_str(obj, key, path)
     if value is None or not value.strip():
-        if required:
-            raise ShopifyPayloadError(f"{path}.{key}", "missing")
         return None
     return _checked_time(value, f"{path}.{key}")
+
+
+def _required_datetime(obj: JsonObject, key: str, path: str) -> str:
+    value = _datetime(obj, key, path)
+    if value is None:
+        raise ShopifyPayloadError(f"{path}.{key}", "missing")
+    return value
 
 
 def _checked_time(value: str | None, path: str) -> str | None:
