@@ -1053,3 +1053,14 @@ def _document_holding(result: Any) -> dict[str, Any]:
             ]
         return document(order)
     return document()  # tracking events and stock levels: not export records on their own
+
+
+def test_an_order_customer_without_names_is_named_from_the_billing_address() -> None:
+    body = open_order()
+    body["customer"].update(first_name=None, last_name=None, default_address=None)
+    body["billing_address"].update(first_name="Bill", last_name="Payer")
+    customer = map_order(body).customer.record
+    assert (customer["first_name"], customer["last_name"]) == ("Bill", "Payer")
+    body["billing_address"].update(first_name=None, last_name=None)
+    customer = map_order(body).customer.record
+    assert (customer["first_name"], customer["last_name"]) == ("Steve", "Shipper")

@@ -601,12 +601,11 @@ def _order_customer(order: JsonObject, placed_at: str, warnings: list[str]) -> M
             fallback_email = value
             break
     # The buyer's name is on the billing address; the shipping one may be a gift recipient's.
-    fallback_names = None
-    for key in ("billing_address", "shipping_address"):
-        address = order.get(key)
-        if isinstance(address, dict):
-            fallback_names = address
-            break
+    fallback_names = [
+        address
+        for key in ("billing_address", "shipping_address")
+        if isinstance(address := order.get(key), dict)
+    ]
     mapped = _customer(
         customer,
         "order.customer",
@@ -625,7 +624,7 @@ def _customer(
     fallback_email: str | None,
     fallback_created_at: str | None,
     *,
-    fallback_names: JsonObject | None = None,
+    fallback_names: Sequence[JsonObject] = (),
     phone_fallback: Any = None,
 ) -> Mapped[JsonObject]:
     # The account's address first: it is the customer record's key, and customers/update keeps
@@ -638,8 +637,8 @@ def _customer(
     if len(email) > 254 or not _EMAIL.fullmatch(email):
         raise ShopifyPayloadError(f"{path}.email", f"{email!r} is not an e-mail address")
     default_address = customer.get("default_address")
-    sources = [customer]
-    sources += [a for a in (default_address, fallback_names) if isinstance(a, dict)]
+    sources = [customer, *([default_address] if isinstance(default_address, dict) else [])]
+    sources += fallback_names
     first = _first_text(sources, "first_name", 100)
     last = _first_text(sources, "last_name", 100)
     if not first or not last:
