@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.domain.freshness import parse_timestamp
 from bot.domain.vocabulary import FulfilmentStatus, OrderStatus, ReturnStatus, ShipmentStatus
 from bot.platforms.shopify.mapping import (
     FULFILMENT_STATUSES,
@@ -1024,8 +1025,20 @@ def test_mappers_raise_only_payload_errors(name: str, data: st.DataObject) -> No
         result = mapper(body)
     except ShopifyPayloadError:
         return
-    # Whatever a mapper accepts, the loader accepts.
+    # Whatever a mapper accepts, the loader accepts, and its times order (freshness.py).
     assert validate_export(_document_holding(result)) == []
+    for updated_at in _updated_ats(result):
+        assert parse_timestamp(updated_at) is not None
+
+
+def _updated_ats(result: Any) -> list[str]:
+    if isinstance(result, MappedOrder):
+        parts = [result.order, result.customer, *result.shipments, *result.refunds, *result.returns]
+    elif isinstance(result, MappedProduct):
+        parts = list(result.variants)
+    else:
+        parts = [result]
+    return [part.updated_at for part in parts if part.updated_at is not None]
 
 
 def _document_holding(result: Any) -> dict[str, Any]:

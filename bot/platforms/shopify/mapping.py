@@ -65,7 +65,7 @@ class Mapped(Generic[RecordT]):
     external_id: str | None
     #: The GraphQL id ("gid://shopify/Order/820982911946154508").
     admin_graphql_api_id: str | None
-    #: The resource's `updated_at` as Shopify sent it (an offset ISO time), for freshness.
+    #: The resource's `updated_at` (ISO 8601 with Shopify's offset), for bot/domain/freshness.py.
     updated_at: str | None
     #: The Shopify id of the order the record belongs to (fulfilments, refunds, returns).
     order_external_id: str | None = None
@@ -285,7 +285,7 @@ def map_order(body: Any) -> MappedOrder:
         record=record,
         external_id=order_id,
         admin_graphql_api_id=_optional_str(order, "admin_graphql_api_id", "order"),
-        updated_at=_optional_str(order, "updated_at", "order"),
+        updated_at=_datetime(order, "updated_at", "order"),
         warnings=tuple(warnings),
     )
     return MappedOrder(
@@ -357,7 +357,7 @@ def map_fulfillment(body: Any, *, service: str | None = None) -> Mapped[tuple[Js
         record=tuple(records),
         external_id=_id(fulfilment, "id", "fulfillment"),
         admin_graphql_api_id=_optional_str(fulfilment, "admin_graphql_api_id", "fulfillment"),
-        updated_at=_optional_str(fulfilment, "updated_at", "fulfillment"),
+        updated_at=_datetime(fulfilment, "updated_at", "fulfillment"),
         order_external_id=_id(fulfilment, "order_id", "fulfillment", required=False),
         warnings=tuple(warnings),
     )
@@ -384,7 +384,7 @@ def map_fulfillment_event(body: Any) -> Mapped[JsonObject]:
         record=record,
         external_id=_id(event, "id", "fulfillment_event"),
         admin_graphql_api_id=_optional_str(event, "admin_graphql_api_id", "fulfillment_event"),
-        updated_at=_optional_str(event, "updated_at", "fulfillment_event"),
+        updated_at=_datetime(event, "updated_at", "fulfillment_event"),
         order_external_id=_id(event, "order_id", "fulfillment_event", required=False),
     )
 
@@ -399,8 +399,8 @@ def map_refund(body: Any) -> Mapped[JsonObject | None]:
         record=record,
         external_id=_id(refund, "id", "refund"),
         admin_graphql_api_id=_optional_str(refund, "admin_graphql_api_id", "refund"),
-        updated_at=_optional_str(refund, "processed_at", "refund")
-        or _optional_str(refund, "created_at", "refund"),
+        updated_at=_datetime(refund, "processed_at", "refund")
+        or _datetime(refund, "created_at", "refund"),
         order_external_id=_id(refund, "order_id", "refund", required=False),
         warnings=tuple(warnings),
     )
@@ -421,7 +421,7 @@ def map_return(
         record=record,
         external_id=_id(request, "id", "return"),
         admin_graphql_api_id=_optional_str(request, "admin_graphql_api_id", "return"),
-        updated_at=_optional_str(request, "updated_at", "return"),
+        updated_at=_datetime(request, "updated_at", "return"),
         order_external_id=order_id or _id(request, "order_id", "return", required=False),
         warnings=tuple(warnings),
     )
@@ -474,8 +474,8 @@ def map_product(body: Any) -> MappedProduct:
                 record=record,
                 external_id=_id(variant, "id", path, required=False),
                 admin_graphql_api_id=_optional_str(variant, "admin_graphql_api_id", path),
-                updated_at=_optional_str(variant, "updated_at", path)
-                or _optional_str(product, "updated_at", "product"),
+                updated_at=_datetime(variant, "updated_at", path)
+                or _datetime(product, "updated_at", "product"),
                 order_external_id=product_id,
             )
         )
@@ -494,7 +494,7 @@ def map_inventory_level(body: Any) -> StockLevel:
         inventory_item_id=item,
         location_id=location,
         available=_int(level, "available", "inventory_level", default=0),
-        updated_at=_optional_str(level, "updated_at", "inventory_level"),
+        updated_at=_datetime(level, "updated_at", "inventory_level"),
         admin_graphql_api_id=_optional_str(level, "admin_graphql_api_id", "inventory_level"),
     )
 
@@ -672,7 +672,7 @@ def _customer(
         record=record,
         external_id=_id(customer, "id", path, required=False),
         admin_graphql_api_id=_optional_str(customer, "admin_graphql_api_id", path),
-        updated_at=_optional_str(customer, "updated_at", path),
+        updated_at=_datetime(customer, "updated_at", path),
         warnings=tuple(warnings),
     )
 
@@ -786,7 +786,7 @@ def _order_shipments(
                     record=record,
                     external_id=_id(fulfilment, "id", path, required=False),
                     admin_graphql_api_id=_optional_str(fulfilment, "admin_graphql_api_id", path),
-                    updated_at=_optional_str(fulfilment, "updated_at", path),
+                    updated_at=_datetime(fulfilment, "updated_at", path),
                 )
             )
     return tuple(mapped)
@@ -873,7 +873,7 @@ def _order_returns(
                 record=record,
                 external_id=_id(request, "id", path, required=False),
                 admin_graphql_api_id=_optional_str(request, "admin_graphql_api_id", path),
-                updated_at=_optional_str(request, "updated_at", path),
+                updated_at=_datetime(request, "updated_at", path),
             )
         )
     return tuple(mapped)
@@ -969,8 +969,8 @@ def _order_refunds(
                 record=record,
                 external_id=_id(refund, "id", path, required=False),
                 admin_graphql_api_id=_optional_str(refund, "admin_graphql_api_id", path),
-                updated_at=_optional_str(refund, "processed_at", path)
-                or _optional_str(refund, "created_at", path),
+                updated_at=_datetime(refund, "processed_at", path)
+                or _datetime(refund, "created_at", path),
             )
         )
     return tuple(mapped)
