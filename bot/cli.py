@@ -254,6 +254,15 @@ def cmd_kb(args: argparse.Namespace) -> int:
     return eval_command(questions, directory, policy, sys.stdout)
 
 
+def cmd_shopify_check(_args: argparse.Namespace) -> int:
+    from bot.platforms.shopify.connection_check import check_connection
+
+    report = check_connection(Settings.from_env().shopify)
+    for line in report.lines:
+        print(f"relaydesk | shopify: {line}")
+    return 0 if report.ok else 1
+
+
 def cmd_rasa(args: argparse.Namespace) -> int:
     """Run any rasa command with relaydesk's environment (endpoints.yml needs it)."""
     from bot.processes.stack import rasa_environment, venv_bin, with_token
@@ -349,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     kb_eval = kb_sub.add_parser("eval", help="measure retrieval on a question set")
     kb_eval.add_argument("questions", nargs="?", help="YAML question file")
     kb.set_defaults(func=cmd_kb)
+
+    shopify = sub.add_parser("shopify", help="the Shopify connection (see docs/shopify.md)")
+    shopify_sub = shopify.add_subparsers(dest="shopify_command", required=True)
+    shopify_sub.add_parser(
+        "check", help="check the SHOPIFY_* settings and that the Admin API token works"
+    ).set_defaults(func=cmd_shopify_check)
 
     rasa = sub.add_parser("rasa", help="any rasa command, with relaydesk's environment")
     rasa.add_argument("rasa_args", nargs=argparse.REMAINDER)
