@@ -20,6 +20,10 @@ TRANSIENT_ERRORS = frozenset(
 )  # fmt: skip
 
 
+#: Pages of 200 replies looked through for a message already posted (a longer thread is rare).
+THREAD_PAGES = 5
+
+
 class SlackFailure(Exception):
     def __init__(self, error: str, transient: bool, retry_after: float | None = None) -> None:
         super().__init__(error)
@@ -63,14 +67,39 @@ class SlackGateway:
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        metadata: dict[str, Any] | None = None,
     ) -> tuple[str, str]:
         """Returns (channel id, message ts): names like "#support" come back as ids."""
         response = await self._call(
             self.client.chat_postMessage,
             channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
             reply_broadcast=broadcast or None, unfurl_links=False, unfurl_media=False,
+            metadata=metadata,
         )  # fmt: skip
         return str(response["channel"]), str(response["ts"])
+
+    async def thread_has(
+        self, channel: str, thread_ts: str, event_type: str, payload: dict[str, Any]
+    ) -> bool:
+        """Whether the thread holds a message posted with this metadata: chat.postMessage has
+        no idempotency key, so a post whose answer a killed bridge never recorded is found
+        again by the metadata it carried."""
+        cursor: str | None = None
+        for _ in range(THREAD_PAGES):
+            response = await self._call(
+                self.client.conversations_replies, channel=channel, ts=thread_ts,
+                include_all_metadata=True, limit=200, cursor=cursor,
+            )  # fmt: skip
+            for message in response.get("messages") or ():
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == event_type and all(
+                    (metadata.get("event_payload") or {}).get(k) == v for k, v in payload.items()
+                ):
+                    return True
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return False
+        return False
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)

@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 #: Attempts for a request the other side refuses (not an outage) before it is parked.
 MAX_REFUSED_ATTEMPTS = 5
 HANDOFF_CLOSED_ACTION = "action_handoff_closed"
+#: Slack message metadata type of a thread message the outbox posted (its payload: the row id).
+DELIVERY_EVENT = "relaydesk_delivery"
 
 
 #: Wait after a delivery's first failed attempt; it doubles with each further one, up to the
@@ -123,6 +125,8 @@ class SlackWorker(OutboxWorker):
         super().__init__(outbox, tickets, max_backoff=max_backoff)
         self.gateway = gateway
         self.config = config
+        # Rows queued before this process started may have been posted by the previous one.
+        self._started_at = utc_now()
 
     async def deliver(self, delivery: Delivery) -> None:
         try:
@@ -151,9 +155,17 @@ class SlackWorker(OutboxWorker):
         elif kind == "thread":
             if ticket.slack_ts is None or ticket.slack_channel is None:
                 raise _Failure("the card is not posted yet", transient=False)
+            mark = {"delivery_id": delivery.id}
+            if delivery.created_at < self._started_at and await self._already_posted(
+                ticket.slack_channel, ticket.slack_ts, mark
+            ):
+                logger.info("delivery %s is already in the thread (posted before a restart)",
+                            delivery.id)  # fmt: skip
+                return
             await self.gateway.post(
                 ticket.slack_channel, payload["text"], thread_ts=ticket.slack_ts,
                 broadcast=bool(payload.get("broadcast")), blocks=payload.get("blocks"),
+                metadata={"event_type": DELIVERY_EVENT, "event_payload": mark},
             )  # fmt: skip
         elif kind == "alert":
             await self.gateway.post(payload["channel"], payload["text"])
@@ -169,6 +181,17 @@ class SlackWorker(OutboxWorker):
             await self._react(payload)
         else:
             raise _Failure(f"unknown Slack delivery kind {kind!r}", transient=False)
+
+    async def _already_posted(self, channel: str, thread_ts: str, mark: dict[str, Any]) -> bool:
+        """A lookup Slack refuses for good (e.g. the app lacks channels:history) must not lose
+        the message: it is posted then, at least once, as before."""
+        try:
+            return await self.gateway.thread_has(channel, thread_ts, DELIVERY_EVENT, mark)
+        except SlackFailure as failure:
+            if failure.transient:
+                raise
+            logger.warning("cannot look the thread up (%s); posting the message", failure.error)
+            return False
 
     async def _react(self, payload: dict[str, Any]) -> None:
         """Make the message's reactions say the new state: drop the old, add the new."""

@@ -132,6 +132,16 @@ class FakeSlack:
             ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": channel_id, "ts": ts,
                     "message": {"text": args.get("text"), "ts": ts}}  # fmt: skip
+        if method == "conversations.replies":
+            # The thread as posted so far: the parent's replies, with their message metadata
+            # (the bridge looks a post up by it after a restart).
+            channel, parent = str(args.get("channel", "")), str(args.get("ts", ""))
+            messages = []
+            for call in self.calls_to("chat.postMessage", channel=channel, thread_ts=parent):
+                metadata = call.args.get("metadata")
+                metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+                messages.append({"text": call.args.get("text"), "metadata": metadata or {}})
+            return {"ok": True, "messages": messages, "has_more": False}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
         if method == "users.info":
