@@ -24,3 +24,8 @@ class UnknownCustomerError(StoreError, LookupError):
     def __init__(self, customer_id: int) -> None:
         self.customer_id = customer_id
         super().__init__(f"no customer with id {customer_id}")
+
+
+class StoreUnavailableError(StoreError):
+    """The shop's own system (e.g. Shopify) could not be asked, so the current state of what was
+    asked about is not known. Nothing is known to have changed; the shopper is told so."""

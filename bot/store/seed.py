@@ -39,7 +39,7 @@ from bot.store.models import (
     TrackingEvent,
 )
 
-__all__ = ["TABLES", "SeedReport", "StoreExportError", "load_export"]
+__all__ = ["TABLES", "SeedReport", "StoreExportError", "load_export", "load_records"]
 
 TABLES = (
     "customers",
@@ -119,6 +119,29 @@ def load_export(
     return report
 
 
+def load_records(
+    session: Session, data: Mapping[str, Any], *, keep_known_products: bool = False
+) -> SeedReport:
+    """Validate an export document and upsert it within the caller's `session` (no commit):
+    for syncs that must write their own bookkeeping in the same transaction.
+
+    With `keep_known_products`, products already stored are left as they are and only new SKUs
+    are inserted: an order body names its lines' products (the document must have them) but
+    knows nothing of their stock or category, which the product sync keeps.
+
+    Raises `StoreExportError` listing every problem if the document is invalid.
+    """
+    problems = validate_export(data)
+    if problems:
+        raise StoreExportError(problems, source="synced records")
+    report = SeedReport()
+    with session.no_autoflush:
+        loader = _ExportLoader(session, _Dates(timedelta(0)), report)
+        loader.keep_known_products = keep_known_products
+        loader.load(data)
+    return report
+
+
 def _read(source: Path | Mapping[str, Any]) -> tuple[Any, str]:
     if isinstance(source, Mapping):
         return source, "store export"
@@ -151,6 +174,7 @@ class _ExportLoader:
         self._session = session
         self._dates = dates
         self._report = report
+        self.keep_known_products = False
 
     def load(self, data: Mapping[str, Any]) -> None:
         customers = self._load_customers(data["customers"])
@@ -182,6 +206,9 @@ class _ExportLoader:
     def _load_products(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Product]:
         rows = _by_key(self._session, Product.sku, [record["sku"] for record in records])
         for record in records:
+            if self.keep_known_products and record["sku"] in rows:
+                self._report.unchanged["products"] += 1
+                continue
             rows[record["sku"]] = self._upsert(
                 "products",
                 Product,
