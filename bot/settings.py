@@ -296,6 +296,19 @@ class ShopifySettings(Section):
     #: Admin API version; the fixtures the integration is tested against are 2026-07's, and
     #: Shopify supports a version for at least a year after its release.
     api_version: str = Field("2026-07", env="SHOPIFY_API_VERSION")
+    #: An order synced longer ago than this is re-read from the Admin API before the bot tells
+    #: a shopper anything about it (seconds).
+    order_max_age_seconds: float = Field(300.0, env="SHOPIFY_ORDER_MAX_AGE_SECONDS")
+    #: How often the reconciliation asks for orders updated since the last sync (seconds);
+    #: it repairs what a missed webhook left behind. 0: never.
+    reconcile_interval_seconds: float = Field(900.0, env="SHOPIFY_RECONCILE_INTERVAL_SECONDS")
+    #: How many days of orders `relaydesk connect shopify` backfills.
+    backfill_days: int = Field(60, env="SHOPIFY_BACKFILL_DAYS")
+
+    @property
+    def configured(self) -> bool:
+        """Enough to sync: the shop, the token and the webhook secret are set."""
+        return bool(self.shop_domain and self.admin_token and self.webhook_secret)
 
     @property
     def admin_api_url(self) -> str:
