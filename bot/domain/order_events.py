@@ -53,33 +53,33 @@ def order_events(before: OrderView | None, after: OrderView) -> list[OrderEvent]
     """The changes from `before` (None: never seen) to `after`, in a stable order: the order,
     then parcels, refunds and returns by their keys."""
     if before is None:
-        return [OrderEvent(OrderEventKind.ORDER_SEEN, "", None, after.status.value)]
+        return [OrderEvent(OrderEventKind.ORDER_SEEN, "", None, str(after.status))]
     events: list[OrderEvent] = []
     if before.status != after.status:
         events.append(
             OrderEvent(
-                OrderEventKind.ORDER_STATUS_CHANGED, "", before.status.value, after.status.value
+                OrderEventKind.ORDER_STATUS_CHANGED, "", str(before.status), str(after.status)
             )
         )
     if _address_key(before.shipping_address) != _address_key(after.shipping_address):
         events.append(OrderEvent(OrderEventKind.ADDRESS_CHANGED, "", None, CHANGED))
     events += _keyed_changes(
-        {s.tracking_number: s.status.value for s in before.shipments},
-        {s.tracking_number: s.status.value for s in after.shipments},
+        {s.tracking_number: str(s.status) for s in before.shipments},
+        {s.tracking_number: str(s.status) for s in after.shipments},
         created=OrderEventKind.SHIPMENT_CREATED,
         changed=OrderEventKind.SHIPMENT_STATUS_CHANGED,
         removed=OrderEventKind.SHIPMENT_REMOVED,
     )
     events += _keyed_changes(
-        {r.reference: r.status.value for r in before.refunds},
-        {r.reference: r.status.value for r in after.refunds},
+        {r.reference: str(r.status) for r in before.refunds},
+        {r.reference: str(r.status) for r in after.refunds},
         created=OrderEventKind.REFUND_CREATED,
         changed=OrderEventKind.REFUND_STATUS_CHANGED,
         removed=None,
     )
     events += _keyed_changes(
-        {r.rma_number: r.status.value for r in before.returns},
-        {r.rma_number: r.status.value for r in after.returns},
+        {r.rma_number: str(r.status) for r in before.returns},
+        {r.rma_number: str(r.status) for r in after.returns},
         created=OrderEventKind.RETURN_OPENED,
         changed=OrderEventKind.RETURN_STATUS_CHANGED,
         removed=None,

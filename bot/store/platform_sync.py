@@ -524,7 +524,7 @@ def _line_products(update: OrderUpdate) -> list[JsonObject]:
             or {
                 # A placeholder until the product sync brings the real one: the line's own
                 # name and price, no stock, no category.
-                "sku": sku, "name": line["name"], "category": "uncategorised",
+                "sku": sku, "name": line.get("name") or sku, "category": "uncategorised",
                 "price": line["unit_price"], "stock": 0,
             }
         )  # fmt: skip
