@@ -318,6 +318,18 @@ class ShopifySettings(Section):
         return f"https://{self.shop_domain}/admin/api/{self.api_version}"
 
 
+class StorePushSettings(Section):
+    """The generic signed push webhook for any other shop system (bot/platforms/push/,
+    docs/store-push-webhook.md)."""
+
+    #: The shared secret the shop's system signs pushes with (HMAC-SHA256, X-Relaydesk-Signature);
+    #: the endpoint is off (503) while it is empty. Make it long and random: `openssl rand -hex 32`.
+    secret: str = Field("", env="STORE_PUSH_SECRET")
+    #: How far a push's signed timestamp may be from relaydesk's clock, either way, before it is
+    #: refused as a possible replay (seconds).
+    max_skew_seconds: float = Field(300.0, env="STORE_PUSH_MAX_SKEW_SECONDS")
+
+
 class Settings(Section):
     """Runtime configuration. Field docs double as the README's configuration table."""
 
@@ -365,6 +377,8 @@ class Settings(Section):
     json_api: JsonApiSettings = Field(default_factory=JsonApiSettings)
     #: The store platform (Shopify): webhooks in, its Admin API out.
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)
+    #: Any other shop system (WooCommerce, a custom shop): the signed push webhook.
+    store_push: StorePushSettings = Field(default_factory=StorePushSettings)
     #: Human handoff (Slack agent queue, CLI); see the handoff section above.
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
 
