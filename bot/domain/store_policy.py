@@ -49,6 +49,9 @@ class StorePolicy:
     support_phone: str
     support_hours: str
     invoice_url_template: str = ""
+    #: A cancellation on the shop's platform also refunds the payment / restocks the items.
+    refund_on_cancel: bool = True
+    restock_on_cancel: bool = True
 
     def value_at(self, dotted: str) -> Any:
         """`returns.window_days` → 30: what article placeholders resolve against."""
@@ -103,6 +106,18 @@ class StorePolicy:
                 support_phone=str(store["support_phone"]),
                 support_hours=str(store["support_hours"]),
                 invoice_url_template=str(raw.get("invoices", {}).get("url_template", "")),
+                refund_on_cancel=_flag(raw["cancellations"], "refund_on_cancel"),
+                restock_on_cancel=_flag(raw["cancellations"], "restock_on_cancel"),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise PolicyFileError(f"policy file is missing or has a bad value: {error}") from error
+
+
+def _flag(section: Any, name: str, default: bool = True) -> bool:
+    """A yes/no setting: missing means `default`; anything but a YAML boolean is an error
+    (`bool("no")` would be True, and a cancellation without the refund the shop meant is
+    expensive)."""
+    value = section.get(name, default) if isinstance(section, dict) else default
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return value
