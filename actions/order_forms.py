@@ -26,7 +26,7 @@ from actions.handoff import DECISION_SLOT, HANDOFF_ACTION
 from actions.services import Services, UsesServices
 from actions.verification import LOCKED_SLOT, VERIFIED_ORDERS_SLOT, OrderVerifier
 from bot.domain.contacts import Contact, ContactKind, parse_contact, parse_postcode
-from bot.domain.order_numbers import normalise_order_number
+from bot.domain.order_numbers import order_number_from_entity
 from bot.domain.verification import Detail, Proof, VerificationOutcome, missing_detail
 from bot.domain.views import OrderView
 from handoff.domain.escalation import EscalationDecision, Reason
@@ -159,7 +159,7 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        number = normalise_order_number(str(slot_value) if slot_value else None)
+        number = order_number_from_entity(slot_value)
         if number is None:
             dispatcher.utter_message(response="utter_invalid_order_number")
             return {ORDER_NUMBER_SLOT: None}

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from bot.domain.backoff import backoff
 from bot.store.platform_inbox import ClaimedWebhook, PlatformInbox
@@ -150,3 +151,22 @@ class InboxWorker:
                                     retry_after=timedelta(seconds=delay))  # fmt: skip
             return
         self._inbox.mark_done(claim)
+
+
+def run_with_server(blueprint: Any, build: Callable[[], InboxWorker | None]) -> None:
+    """Runs the worker `build()` makes (None: nothing to run) while the Sanic server that serves
+    `blueprint` runs: started after the server starts, stopped before it stops. Built then, not
+    at import or route registration, so a CLI that only lists routes starts no thread."""
+    running: list[InboxWorker] = []
+
+    @blueprint.listener("after_server_start")
+    async def _start(_app: Any, _loop: Any) -> None:
+        worker = build()
+        if worker is not None:
+            worker.start()
+            running.append(worker)
+
+    @blueprint.listener("before_server_stop")
+    async def _stop(_app: Any, _loop: Any) -> None:
+        while running:
+            running.pop().stop()

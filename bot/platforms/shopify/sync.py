@@ -254,7 +254,11 @@ class ShopifySync:
         self.refresh_order(external_id)
 
     def _customer_webhook(self, webhook: ClaimedWebhook, body: Any) -> None:
-        mapped = map_customer(body)
+        # Only the name, phone and VIP tag are taken over; a missing created_at (never in
+        # customers/update, always in the customer embedded in some order samples) is no reason
+        # to refuse the update.
+        fallback = body.get("updated_at") if isinstance(body, dict) else None
+        mapped = map_customer(body, fallback_created_at=fallback)
         if mapped.external_id is None:
             raise ShopifyPayloadError("customer.id", "missing")
         self._sync.apply_customer(
