@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -13,9 +14,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.order_forms import verified_order_or_unavailable
 from actions.returns_support import return_summary
-from actions.services import UsesServices
+from actions.services import STORE_FAILURES, UsesServices
 from actions.verification import VERIFIED_CUSTOMER_SLOT
 from bot.domain.views import OrderView
+
+logger = logging.getLogger(__name__)
 
 # Which orders a verified shopper is most likely asking about, per flow.
 _ORDER_FILTERS = {
@@ -51,7 +54,12 @@ class ActionAskOrderNumber(UsesServices, Action):
         customer_id = tracker.get_slot(VERIFIED_CUSTOMER_SLOT)
         orders: list[OrderView] = []
         if customer_id:
-            orders = self.services.store.orders_for_customer(int(customer_id))
+            try:
+                orders = self.services.store.orders_for_customer(int(customer_id))
+            except STORE_FAILURES:
+                # Without the list the shopper can still type the number; it is looked up then.
+                logger.warning("could not list the customer's orders", exc_info=True)
+                orders = []
             wanted = _ORDER_FILTERS.get(active_form(tracker) or "")
             if wanted is not None:
                 orders = [o for o in orders if wanted(o)] or orders

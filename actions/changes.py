@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -16,12 +17,15 @@ from actions.order_forms import (
     verified_order_number,
     verified_order_or_unavailable,
 )
-from actions.services import UsesServices
+from actions.services import STORE_FAILURES, UsesServices
 from actions.verification import OrderVerifier
 from bot.domain.addresses import parse_address
 from bot.domain.order_changes import ChangeRefusal
 from bot.domain.views import OrderView
+from bot.store.errors import StoreUnavailableError
 from bot.store.order_commands import NewAddress, OrderChangeConflict
+
+logger = logging.getLogger(__name__)
 
 CONFIRMED_SLOT = "confirmed"
 FLOW_SLOTS = ["order_number", "contact", "confirmed", "new_address"]
@@ -63,7 +67,11 @@ class ValidateAddressChangeForm(VerifiedOrderForm):
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        order = find_verified_order(self.services, tracker)
+        try:
+            order = find_verified_order(self.services, tracker)
+        except STORE_FAILURES:
+            dispatcher.utter_message(response="utter_order_lookup_unavailable")
+            return {"new_address": None}
         country = order.shipping_address.country if order else "US"
         address = parse_address(str(value) if value else None, default_country=country)
         if address is None:
@@ -98,7 +106,16 @@ class _SubmitChange(UsesServices, Action, ABC):
         order = self._verified_order(dispatcher, tracker)
         if order is None:
             return reset(*self.extra_slots)
-        return self.submit(dispatcher, tracker, order)
+        try:
+            return self.submit(dispatcher, tracker, order)
+        except StoreUnavailableError:
+            # The shop's system (Shopify) did not answer: the change may not have been made,
+            # and the shopper must not be told it was. A retry reads before it writes again.
+            logger.warning("%s: the shop's system is unavailable", self.name(), exc_info=True)
+            dispatcher.utter_message(response="utter_change_unavailable", order_number=order.number)
+        except OrderChangeConflict:
+            dispatcher.utter_message(response="utter_change_conflict", order_number=order.number)
+        return reset(*self.extra_slots)
 
     def _verified_order(
         self, dispatcher: CollectingDispatcher, tracker: Tracker

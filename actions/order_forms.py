@@ -20,10 +20,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions.handoff import DECISION_SLOT, HANDOFF_ACTION
-from actions.services import Services, UsesServices
+from actions.services import STORE_FAILURES, Services, UsesServices
 from actions.verification import LOCKED_SLOT, VERIFIED_ORDERS_SLOT, OrderVerifier
 from bot.domain.contacts import Contact, ContactKind, parse_contact, parse_postcode
 from bot.domain.order_numbers import order_number_from_entity
@@ -64,7 +63,7 @@ def verified_order_or_unavailable(
     end quietly without proof check `verified_order_number` first."""
     try:
         order = find_verified_order(services, tracker)
-    except SQLAlchemyError:
+    except STORE_FAILURES:
         logger.exception("order lookup failed")
         order = None
     if order is None:
@@ -145,7 +144,7 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
             return []  # a person helps from here (`locked`)
         try:
             order = find_verified_order(self.services, tracker)
-        except SQLAlchemyError:
+        except STORE_FAILURES:
             logger.exception("order lookup failed")
             return list(VERIFICATION_SLOTS)
         if order is None:
@@ -175,7 +174,7 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
                 }
             # Locked orders (or sources) are not asked for a contact they could not use.
             lock = verifier.store_lock(tracker, number)
-        except SQLAlchemyError:
+        except STORE_FAILURES:
             logger.exception("order lookup failed")
             dispatcher.utter_message(response="utter_order_lookup_unavailable")
             return {ORDER_NUMBER_SLOT: None}
@@ -220,7 +219,7 @@ class VerifiedOrderForm(UsesServices, FormValidationAction):
             result = OrderVerifier(self.services).verify(
                 tracker, number, proof.contact, proof.postcode
             )
-        except SQLAlchemyError:
+        except STORE_FAILURES:
             logger.exception("order verification failed")
             dispatcher.utter_message(response="utter_order_lookup_unavailable")
             return dict(_CLEARED)

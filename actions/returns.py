@@ -21,6 +21,7 @@ from actions.returns_support import (
     parse_condition,
     parse_reason,
 )
+from actions.services import STORE_FAILURES
 from bot.domain.business_days import add_business_days
 from bot.domain.order_status import friendly_date
 from bot.domain.returns import IneligibleReason, ReturnOutcome
@@ -52,7 +53,11 @@ class ValidateReturnForm(VerifiedOrderForm):
     def validate_return_item(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        order = find_verified_order(self.services, tracker)
+        try:
+            order = find_verified_order(self.services, tracker)
+        except STORE_FAILURES:
+            dispatcher.utter_message(response="utter_order_lookup_unavailable")
+            return {"return_item": None}
         line = find_line(order, str(value)) if order and value else None
         if line is None:
             dispatcher.utter_message(response="utter_invalid_return_item")

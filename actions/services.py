@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.domain.clock import utc_now
 from bot.domain.order_changes import AddressChangePolicy, CancellationPolicy
 from bot.domain.order_status import OrderStatusDescriber
@@ -22,18 +24,25 @@ from bot.domain.verification import VerificationPolicy
 from bot.knowledge.policy_file import load_store_policy
 from bot.settings import Settings
 from bot.store.database import Database
+from bot.store.errors import StoreUnavailableError
 from bot.store.order_commands import OrderCommands
+from bot.store.ports import OrderChangesPort, StorePort
 from bot.store.repository import StoreRepository
 from bot.store.verification_attempts import VerificationAttemptStore
+
+#: What a read of the shop can fail with: relaydesk's database, or the shop's own system
+#: (Shopify) when the copy is stale and cannot be re-read. Either way the shopper hears that
+#: the order system cannot be reached right now, never a stale answer.
+STORE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, StoreUnavailableError)
 
 
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    store: StoreRepository
+    store: StorePort
     verification: VerificationPolicy
     policy: StorePolicy | None = None
-    commands: OrderCommands | None = None
+    commands: OrderChangesPort | None = None
     #: Counts verification attempts across conversations (None: per-conversation limit only).
     attempts: VerificationAttemptStore | None = None
     describer: OrderStatusDescriber = field(default_factory=OrderStatusDescriber)
@@ -47,7 +56,7 @@ class Services:
         return self.policy or load_store_policy(self.settings.policy_file)
 
     @property
-    def order_commands(self) -> OrderCommands:
+    def order_commands(self) -> OrderChangesPort:
         if self.commands is None:
             raise RuntimeError("these Services were built without OrderCommands")
         return self.commands
