@@ -612,16 +612,21 @@ def prune(value: Any, selection: Selection | None) -> Any:
 DEFAULT_IMPLEMENTATION = {"ReturnLineItemType": "ReturnLineItem"}
 
 
-def _connection_page(nodes: Sequence[Any], first: int | None) -> dict[str, Any]:
-    """A nested connection's answer from its stored `nodes`: the first `first` of them."""
+def _connection_page(
+    nodes: Sequence[Any], first: int | None, last: int | None = None
+) -> dict[str, Any]:
+    """A nested connection's answer from its stored `nodes`: the first `first` of them, or
+    the last `last`."""
     page = list(nodes if first is None else nodes[: max(0, first)])
+    if last is not None:
+        page = page[-last:] if last > 0 else []
     cursors = [base64.b64encode(f"n{i + 1}".encode()).decode() for i in range(len(page))]
     return {
         "nodes": page,
         "edges": [{"cursor": c, "node": n} for c, n in zip(cursors, page, strict=True)],
         "pageInfo": {
-            "hasNextPage": len(page) < len(nodes),
-            "hasPreviousPage": False,
+            "hasNextPage": first is not None and len(page) < len(nodes),
+            "hasPreviousPage": last is not None and len(page) < len(nodes),
             "startCursor": cursors[0] if cursors else None,
             "endCursor": cursors[-1] if cursors else None,
         },
@@ -644,7 +649,12 @@ def render(
         return [render(v, selection, type_name, operation, variables, path) for v in value]
     if is_connection(type_name) and len(path) > 1:
         first = operation.argument_at(path, "first", variables)
-        value = _connection_page(value.get("nodes") or [], None if first is None else int(first))
+        last = operation.argument_at(path, "last", variables)
+        value = _connection_page(
+            value.get("nodes") or [],
+            None if first is None else int(first),
+            None if last is None else int(last),
+        )
     fields = SCHEMA[type_name]
     answer: dict[str, Any] = {}
     for name, below in selection.items():
@@ -702,7 +712,11 @@ def static_cost(
         child = fields[name]
         assert child is not None  # check_selection ran first
         if is_connection(child):
-            first = int(operation.argument_at((*path, name), "first", variables) or 0)
+            first = int(
+                operation.argument_at((*path, name), "first", variables)
+                or operation.argument_at((*path, name), "last", variables)
+                or 0
+            )
             nodes, below_path = _connection_nodes(below)
             node_type = SCHEMA[child]["nodes"]
             assert node_type is not None
@@ -1015,7 +1029,7 @@ class FakeShopify:
             Decimal(0),
         )
         total = subtotal + Decimal(shipping) + Decimal(tax)
-        buyer = None
+        buyer: dict[str, Any] | None = None
         if email is not None:
             buyer = {
                 "id": gid("Customer", 500_000 + number),
@@ -1261,7 +1275,9 @@ class FakeShopify:
                     "note": note,
                     "createdAt": stamp,
                     "updatedAt": stamp,
-                    "totalRefundedSet": money_bag(value if status == "SUCCESS" else 0, currency),
+                    "totalRefundedSet": money_bag(
+                        value if status == "SUCCESS" else Decimal(0), currency
+                    ),
                     "transactions": {"nodes": [transaction]},
                     "return": None
                     if linked is None
@@ -1308,16 +1324,16 @@ class FakeShopify:
                 }
                 for item_id, quantity in chosen
             ]
-            created = {
-                "id": gid("Return", next(self._ids)),
+            return_id = gid("Return", next(self._ids))
+            self.returns[return_id] = {
+                "id": return_id,
                 "name": f"{order['name']}-R{len(self.returns) + 1}",
                 "status": status,
                 "order": order,
                 "returnLineItems": {"nodes": items, "edges": [{"node": n} for n in items]},
             }
-            self.returns[created["id"]] = created
             self._touch(order)
-            return str(created["id"])
+            return return_id
 
     def add_product(
         self,
@@ -1687,7 +1703,12 @@ class FakeShopify:
             message = "Cannot cancel an order that has already been cancelled"
             errors = [{"field": ["orderId"], "message": message, "code": "INVALID"}]
             return {**no_job, "orderCancelUserErrors": errors}
-        order["cancelledAt"] = order["updatedAt"] = self._now()
+        if any(f["status"] != "CANCELLED" for f in order["fulfillments"]):
+            # Shopify cancels only what has not left: a fulfilment must be cancelled first.
+            message = "Cannot cancel an order that has been fulfilled"
+            errors = [{"field": ["orderId"], "message": message, "code": "INVALID"}]
+            return {**no_job, "orderCancelUserErrors": errors}
+        order["cancelledAt"] = self._touch(order)
         order["cancelReason"] = op.argument("reason", variables)
         order["closed"] = True
         if op.argument("refund", variables):
@@ -1713,21 +1734,43 @@ class FakeShopify:
             if unknown:
                 field = ["shippingAddress", sorted(unknown)[0]]
                 return _refused("order", field, "is not a valid field")
-            order["shippingAddress"] = {**order["shippingAddress"], **given["shippingAddress"]}
+            address = dict(given["shippingAddress"])
+            # Input codes, answered as MailingAddress has them (the names follow the codes).
+            if "countryCode" in address:
+                address["countryCodeV2"] = address.pop("countryCode")
+                address.setdefault("country", address["countryCodeV2"])
+            if "provinceCode" in address:
+                address.setdefault("province", address["provinceCode"])
+            order["shippingAddress"] = {**order["shippingAddress"], **address}
         if "note" in given:
             order["note"] = given["note"]
-        order["updatedAt"] = self._now()
+        self._touch(order)
         return {"order": order, "userErrors": []}
 
     def _return(self, given: Mapping[str, Any]) -> dict[str, Any]:
         order = self.orders.get(str(given.get("orderId")))
         if order is None:
             return _refused("return", ["input", "orderId"], "Order does not exist", "NOT_FOUND")
-        fulfilled = {
-            item["id"]: item["quantity"]
+        items = {
+            item["id"]: item
             for f in order["fulfillments"]
+            if f["status"] != "CANCELLED"
             for item in f["fulfillmentLineItems"]["nodes"]
         }
+        # Returnable: fulfilled, less what returns that still hold items have (Shopify refuses
+        # a second return of the same items).
+        fulfilled = {item_id: item["quantity"] for item_id, item in items.items()}
+        for earlier in self.returns.values():
+            if earlier["order"]["id"] != order["id"] or earlier["status"] not in (
+                "REQUESTED",
+                "OPEN",
+                "CLOSED",
+            ):
+                continue
+            for returned in earlier["returnLineItems"]["nodes"]:
+                held = (returned.get("fulfillmentLineItem") or {}).get("id")
+                if held in fulfilled:
+                    fulfilled[held] -= returned["quantity"]
         lines = []
         for index, line in enumerate(given.get("returnLineItems") or []):
             where = ["input", "returnLineItems", str(index)]
@@ -1746,6 +1789,7 @@ class FakeShopify:
                     "quantity": int(line["quantity"]),
                     "returnReason": line.get("returnReason"),
                     "customerNote": line.get("customerNote"),
+                    "fulfillmentLineItem": items[item_id],
                 }
             )
         if not lines:
@@ -1759,7 +1803,7 @@ class FakeShopify:
             "returnLineItems": {"nodes": lines, "edges": [{"node": n} for n in lines]},
         }
         self.returns[created["id"]] = created
-        order["updatedAt"] = self._now()
+        self._touch(order)
         return {"return": created, "userErrors": []}
 
     def _subscribe(self, topic: Any, given: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,12 @@ read from (2026-07); older versions name the latter `callbackUrl`.
 Access scopes (docs/shopify-admin-api.md has the table): SHOP_CHECK none beyond a valid token;
 ORDERS_UPDATED_SINCE read_orders (plus read_all_orders for orders older than 60 days);
 ORDER_CANCEL and ORDER_UPDATE_SHIPPING_ADDRESS write_orders; RETURN_REQUEST write_returns;
-WEBHOOK_SUBSCRIPTION_CREATE the read scope of the topic (read_orders for orders/*).
+WEBHOOK_SUBSCRIPTION_CREATE the read scope of the topic (read_orders for orders/*);
+ORDER / ORDERS_FULL_UPDATED_SINCE / ORDERS_CREATED_SINCE read_orders (customers in them also
+read_customers, returns read_returns, fulfilments read_fulfillments or a fulfillment-order
+scope); PRODUCTS read_products (inventory quantities also read_inventory);
+WEBHOOK_SUBSCRIPTIONS none beyond a valid token (the app's own subscriptions). The read scopes
+other than read_orders are from Shopify's object pages and still to be confirmed on a shop.
 """
 
 from __future__ import annotations
@@ -143,6 +148,211 @@ query OrdersUpdatedSince($first: Int!, $after: String, $query: String) {
 }
 """
 
+#: Nested page sizes of a full order. With them an order costs 179 points as Shopify counts a
+#: request (objects 1, a connection 2 + first x its node; lists of objects such as
+#: `fulfillments` as one object each, as tests/platforms/fake_shopify_api.py counts them), so
+#: a page of FULL_ORDER_PAGE orders stays under the 1000-point ceiling of one query. An order
+#: with more than one of these holds is re-read alone, and refused if it still does not fit
+#: (graphql_orders.truncated_connections).
+LINE_ITEMS_FIRST = 10
+FULFILLMENT_LINE_ITEMS_FIRST = 10
+#: The latest events only (`last`): the newest decides the parcel's status.
+EVENTS_LAST = 5
+TRANSACTIONS_FIRST = 5
+RETURNS_FIRST = 2
+RETURN_LINE_ITEMS_FIRST = 5
+FULL_ORDER_PAGE = 5
+
+
+def _money(field: str) -> str:
+    return f"{field} {{ shopMoney {{ amount currencyCode }} }}"
+
+
+_ADDRESS = (
+    "{ firstName lastName name company address1 address2 city province provinceCode zip "
+    "country countryCodeV2 phone }"
+)
+
+#: Everything map_order needs of an Order (graphql_orders.order_body translates it).
+ORDER_FIELDS = f"""
+      id
+      legacyResourceId
+      name
+      number
+      email
+      phone
+      createdAt
+      processedAt
+      updatedAt
+      cancelledAt
+      displayFinancialStatus
+      displayFulfillmentStatus
+      currencyCode
+      taxesIncluded
+      {_money("subtotalPriceSet")}
+      {_money("totalShippingPriceSet")}
+      {_money("totalTaxSet")}
+      {_money("totalPriceSet")}
+      {_money("totalDiscountsSet")}
+      paymentGatewayNames
+      customer {{
+        id
+        firstName
+        lastName
+        defaultEmailAddress {{ emailAddress }}
+        defaultPhoneNumber {{ phoneNumber }}
+        tags
+        createdAt
+        updatedAt
+      }}
+      shippingAddress {_ADDRESS}
+      billingAddress {_ADDRESS}
+      shippingLine {{ title }}
+      lineItems(first: {LINE_ITEMS_FIRST}) {{
+        pageInfo {{ hasNextPage }}
+        nodes {{
+          id
+          sku
+          name
+          quantity
+          {_money("originalUnitPriceSet")}
+          variant {{ id }}
+          discountAllocations {{ {_money("allocatedAmountSet")} }}
+        }}
+      }}
+      fulfillments(first: 10) {{
+        id
+        status
+        displayStatus
+        createdAt
+        updatedAt
+        deliveredAt
+        estimatedDeliveryAt
+        trackingInfo(first: 10) {{ company number url }}
+        events(last: {EVENTS_LAST}) {{
+          nodes {{ status happenedAt message }}
+        }}
+        fulfillmentLineItems(first: {FULFILLMENT_LINE_ITEMS_FIRST}) {{
+          pageInfo {{ hasNextPage }}
+          nodes {{ id quantity lineItem {{ id sku }} }}
+        }}
+      }}
+      refunds(first: 10) {{
+        id
+        createdAt
+        {_money("totalRefundedSet")}
+        return {{ id }}
+        transactions(first: {TRANSACTIONS_FIRST}) {{
+          pageInfo {{ hasNextPage }}
+          nodes {{ id kind status gateway createdAt processedAt {_money("amountSet")} }}
+        }}
+      }}
+      returns(first: {RETURNS_FIRST}) {{
+        pageInfo {{ hasNextPage }}
+        nodes {{
+          id
+          name
+          status
+          returnLineItems(first: {RETURN_LINE_ITEMS_FIRST}) {{
+            pageInfo {{ hasNextPage }}
+            nodes {{
+              quantity
+              returnReason
+              ... on ReturnLineItem {{
+                fulfillmentLineItem {{ lineItem {{ id sku }} }}
+              }}
+            }}
+          }}
+        }}
+      }}
+"""
+
+#: One order in full (the freshness re-read before answering a shopper).
+ORDER = f"""
+query Order($id: ID!) {{
+  order(id: $id) {{{ORDER_FIELDS}  }}
+}}
+"""
+
+#: Pages of full orders changed since a time, oldest change first (reconciliation).
+ORDERS_FULL_UPDATED_SINCE = f"""
+query OrdersFullUpdatedSince($first: Int!, $after: String, $query: String) {{
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    pageInfo {{
+      hasNextPage
+      endCursor
+    }}
+    nodes {{{ORDER_FIELDS}    }}
+  }}
+}}
+"""
+
+#: Pages of full orders created since a time, oldest first (the backfill of connect).
+ORDERS_CREATED_SINCE = f"""
+query OrdersCreatedSince($first: Int!, $after: String, $query: String) {{
+  orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {{
+    pageInfo {{
+      hasNextPage
+      endCursor
+    }}
+    nodes {{{ORDER_FIELDS}    }}
+  }}
+}}
+"""
+
+#: Variants per product page; a product with more is refused rather than cut short.
+VARIANTS_FIRST = 50
+PRODUCT_PAGE = 8
+
+#: Pages of products with their variants and inventory items (map_product's input).
+PRODUCTS = f"""
+query Products($first: Int!, $after: String, $query: String) {{
+  products(first: $first, after: $after, query: $query, sortKey: ID) {{
+    pageInfo {{
+      hasNextPage
+      endCursor
+    }}
+    nodes {{
+      id
+      title
+      productType
+      updatedAt
+      variants(first: {VARIANTS_FIRST}) {{
+        pageInfo {{ hasNextPage }}
+        nodes {{
+          id
+          sku
+          title
+          price
+          inventoryQuantity
+          updatedAt
+          inventoryItem {{ id }}
+        }}
+      }}
+    }}
+  }}
+}}
+"""
+
+#: The app's webhook subscriptions (connect looks before it subscribes, so a re-run is safe).
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after) {
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    nodes {
+      id
+      topic
+      filter
+      uri
+      format
+    }
+  }
+}
+"""
+
 #: Every document above by its operation name (the fake Shopify and the tests use it).
 DOCUMENTS: Mapping[str, str] = {
     "ShopCheck": SHOP_CHECK,
@@ -151,6 +361,16 @@ DOCUMENTS: Mapping[str, str] = {
     "ReturnRequest": RETURN_REQUEST,
     "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
     "OrdersUpdatedSince": ORDERS_UPDATED_SINCE,
+}
+
+#: The full reads of reader.py by operation name (tests/platforms/test_shopify_reader.py runs
+#: each against the fake; kept apart from DOCUMENTS, whose operations test_admin_api runs).
+READ_DOCUMENTS: Mapping[str, str] = {
+    "Order": ORDER,
+    "OrdersFullUpdatedSince": ORDERS_FULL_UPDATED_SINCE,
+    "OrdersCreatedSince": ORDERS_CREATED_SINCE,
+    "Products": PRODUCTS,
+    "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
 }
 
 CANCEL_REASONS = frozenset({"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"})
@@ -336,6 +556,14 @@ def updated_since_filter(since: datetime) -> str:
         raise ValueError("an aware datetime is needed: Shopify compares in UTC")
     stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"updated_at:>'{stamp}'"
+
+
+def created_since_filter(since: datetime) -> str:
+    """Shopify's search syntax for "created at or after `since`" (UTC, second precision)."""
+    if since.tzinfo is None:
+        raise ValueError("an aware datetime is needed: Shopify compares in UTC")
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"created_at:>='{stamp}'"
 
 
 def orders_updated_since(

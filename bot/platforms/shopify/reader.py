@@ -1,0 +1,182 @@
+"""Full reads from the GraphQL Admin API, mapped by the one set of export rules (mapping.py).
+
+`ShopifyReader` asks for orders (one, changed since, created since), products and the app's
+webhook subscriptions, page by page through the client's pacing and retries, translates each
+node into the REST-shaped body (graphql_orders.py) and maps it (`map_order`, `map_product`).
+It keeps the query cost the reads used (the sum of `extensions.cost.actualQueryCost`, read
+from the client's `last_cost` right after each call: exact for one reader on its client, an
+estimate when other callers share the client at the same moment).
+
+An order whose nested lists were cut short by the page sizes of operations.ORDER_FIELDS (more
+than ten line items, say) is refused with IncompletePayloadError rather than mapped without
+some of its lines (reading the rest of such a list page by page is not built yet).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.platforms.shopify import operations
+from bot.platforms.shopify.admin_api import ShopifyAdminClient, ShopifyRejected
+from bot.platforms.shopify.graphql_orders import (
+    order_body,
+    product_body,
+    product_truncated,
+    truncated_connections,
+)
+from bot.platforms.shopify.mapping import (
+    IncompletePayloadError,
+    MappedOrder,
+    MappedProduct,
+    map_order,
+    map_product,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebhookSubscription:
+    id: str
+    #: The enum form, "ORDERS_UPDATED".
+    topic: str
+    uri: str | None
+    filter: str | None = None
+    format: str | None = None
+
+
+class ShopifyReader:
+    """Reads one shop through `client`. Not thread-safe (its cost counter is plain)."""
+
+    def __init__(
+        self,
+        client: ShopifyAdminClient,
+        *,
+        order_page: int = operations.FULL_ORDER_PAGE,
+        product_page: int = operations.PRODUCT_PAGE,
+    ) -> None:
+        self.client = client
+        self.order_page = order_page
+        self.product_page = product_page
+        #: Sum of actualQueryCost over the reads so far (requested cost when Shopify gave no
+        #: actual figure; nothing for an answer without cost figures).
+        self.query_cost = 0.0
+        #: How many GraphQL requests the reads made (answers, not retries).
+        self.requests = 0
+
+    # -- orders ---------------------------------------------------------------------------------
+    def order(self, graphql_id: str) -> MappedOrder | None:
+        """One order in full; None when Shopify has no such order."""
+        node = self._order_node(graphql_id)
+        return None if node is None else self._map_order(node)
+
+    def orders_updated_since(self, since: datetime) -> Iterator[MappedOrder]:
+        """Every order changed after `since`, oldest change first (reconciliation)."""
+        return self._orders(
+            operations.ORDERS_FULL_UPDATED_SINCE, operations.updated_since_filter(since)
+        )
+
+    def orders_created_since(self, since: datetime) -> Iterator[MappedOrder]:
+        """Every order created at or after `since`, oldest first (the backfill)."""
+        return self._orders(operations.ORDERS_CREATED_SINCE, operations.created_since_filter(since))
+
+    def _orders(self, document: str, query: str) -> Iterator[MappedOrder]:
+        for node in self._paginate(document, {"query": query}, ("orders",), self.order_page):
+            yield self._map_order(node)
+
+    def _order_node(self, graphql_id: str) -> dict[str, Any] | None:
+        node = self._execute(operations.ORDER, {"id": graphql_id}).get("order")
+        return node if isinstance(node, dict) else None
+
+    def _map_order(self, node: dict[str, Any]) -> MappedOrder:
+        cut = truncated_connections(node)
+        if cut:
+            raise IncompletePayloadError(
+                f"order {node.get('id')}", f"more than one page of {', '.join(cut)}"
+            )
+        return map_order(order_body(node))
+
+    # -- products and subscriptions -------------------------------------------------------------
+    def products(self) -> Iterator[MappedProduct]:
+        """Every product, one MappedProduct (a record per variant) each."""
+        for node in self._paginate(operations.PRODUCTS, {}, ("products",), self.product_page):
+            if product_truncated(node):
+                raise IncompletePayloadError(
+                    f"product {node.get('id')}",
+                    f"more than {operations.VARIANTS_FIRST} variants",
+                )
+            yield map_product(product_body(node))
+
+    def webhook_subscriptions(self) -> list[WebhookSubscription]:
+        """The app's webhook subscriptions (connect compares before it subscribes)."""
+        found = []
+        nodes = self._paginate(operations.WEBHOOK_SUBSCRIPTIONS, {}, ("webhookSubscriptions",), 50)
+        for node in nodes:
+            if not isinstance(node.get("id"), str) or not isinstance(node.get("topic"), str):
+                raise ShopifyRejected(
+                    "a webhook subscription without id or topic", status=200, messages=[str(node)]
+                )
+            found.append(
+                WebhookSubscription(
+                    id=node["id"],
+                    topic=node["topic"],
+                    uri=_text(node.get("uri")),
+                    filter=_text(node.get("filter")),
+                    format=_text(node.get("format")),
+                )
+            )
+        return found
+
+    # -- calls ----------------------------------------------------------------------------------
+    def _execute(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        before = self.client.last_cost
+        data = self.client.execute(document, variables)
+        self.requests += 1
+        cost = self.client.last_cost
+        if cost is not None and cost is not before:
+            spent = cost.actual if cost.actual is not None else cost.requested
+            self.query_cost += spent or 0.0
+        return data
+
+    def _paginate(
+        self,
+        document: str,
+        variables: Mapping[str, Any],
+        connection: tuple[str, ...],
+        page_size: int,
+    ) -> Iterator[dict[str, Any]]:
+        # client.paginate does the same walk, but this one counts each page's cost.
+        after: str | None = None
+        while True:
+            data: Any = self._execute(document, {**variables, "first": page_size, "after": after})
+            for key in connection:
+                data = data.get(key) if isinstance(data, Mapping) else None
+            if not isinstance(data, Mapping):
+                raise ShopifyRejected(
+                    f"no connection at {'.'.join(connection)} in Shopify's answer",
+                    status=200,
+                    messages=[".".join(connection)],
+                )
+            nodes = data.get("nodes")
+            if nodes is None:
+                nodes = [edge.get("node") for edge in data.get("edges") or []]
+            yield from (node for node in nodes if isinstance(node, dict))
+            info = data.get("pageInfo") or {}
+            cursor = info.get("endCursor")
+            if not info.get("hasNextPage") or not cursor:
+                return
+            if cursor == after:
+                raise ShopifyRejected(
+                    f"the cursor of {'.'.join(connection)} does not advance",
+                    status=200,
+                    messages=[str(after)],
+                )
+            after = cursor
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
