@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -108,7 +108,7 @@ class StorePushInput(InputChannel):
             run_with_server(blueprint, self.worker)
         return blueprint
 
-    def get_output_channel(self) -> None:
+    def get_output_channel(self) -> OutputChannel | None:
         return None  # nobody to talk to
 
     async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
