@@ -170,6 +170,21 @@ class CommandLog:
         """Sent, and no answer: it may have happened. Whoever takes it next reads first."""
         return self._finish(claim, status=CommandStatus.UNKNOWN, response=None, error=error)
 
+    def update_request(self, claim: Command, request: Mapping[str, Any]) -> bool:
+        """Replace what is asked, while `claim` holds (e.g. with what a read before sending
+        found, which a later read-after-write compares with). False if the claim is gone."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(PlatformCommand)
+                .where(
+                    PlatformCommand.id == claim.id,
+                    PlatformCommand.attempts == claim.attempts,
+                    PlatformCommand.status == CommandStatus.PENDING,
+                )
+                .values(request=_dump(request), updated_at=self._clock())
+            )
+            return bool(rows_changed(result) == 1)
+
     def release(self, claim: Command, previous: Command, note: str) -> bool:
         """Nothing was sent under `claim` after all (the platform could not be reached before
         the request, or a check refused it first): back to what `previous` (the command as it

@@ -253,3 +253,19 @@ def test_reads_by_order_and_kind(log: CommandLog) -> None:
     returned = log.of_kind("shopify", "return", status=CommandStatus.DONE)
     assert [c.response for c in returned] == [{"rma_number": "RMA-1"}]
     assert log.for_order("push", "1001") == []
+
+
+def test_the_request_is_updated_only_under_the_claim(log: CommandLog, clock: Clock) -> None:
+    command, _ = begin(log)
+    claim = log.claim(command)
+    assert claim is not None
+    clock.advance(timedelta(seconds=1))
+    assert log.update_request(claim, {**REQUEST, "returns_before": ["gid://shopify/Return/1"]})
+    stored = log.get("shopify", "cancel:1001")
+    assert stored is not None and stored.request["returns_before"] == ["gid://shopify/Return/1"]
+    assert stored.updated_at == START + timedelta(seconds=1)  # the lease goes on
+    assert log.mark_done(claim, {})
+    assert not log.update_request(claim, {"late": True})
+    assert not log.update_request(command, {"never": "claimed"})
+    again = log.get("shopify", "cancel:1001")
+    assert again is not None and "late" not in again.request
