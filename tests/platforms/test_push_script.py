@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -139,3 +140,43 @@ def test_a_503_is_retried_with_the_same_delivery_id(database: Database, tmp_path
         "delivery d-9, attempt 1",
         "delivery d-9, attempt 2",
     ]
+
+
+def curl_example() -> str:
+    """The shell block of docs/store-push-webhook.md, between its markers."""
+    text = (ROOT / "docs" / "store-push-webhook.md").read_text(encoding="utf-8")
+    block = text.split("<!-- push-curl-example -->", 1)[1].split("<!-- /push-curl-example -->")[0]
+    return block.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("curl") and shutil.which("openssl")), reason="needs curl and openssl"
+)
+def test_the_docs_curl_example_is_accepted(
+    served: ServedPush, database: Database, tmp_path: Path
+) -> None:
+    records = write(
+        tmp_path, "push.json", {"format_version": 1, "records": [order_record("10024")]}
+    )
+    script = curl_example()
+    assert 'url="https://support.example.com/webhooks/store_push/webhook"\n' in script
+    script = script.replace(
+        'url="https://support.example.com/webhooks/store_push/webhook"',
+        f'url="{served.base_url}{PUSH_PATH}"',
+    ).replace('file="push.json"', f'file="{records}"')
+
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STORE_PUSH_SECRET": TEST_SECRET},
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"status": "accepted"}
+    [row] = served.rows()
+    assert row.body == records.read_text(encoding="utf-8")  # the file's bytes, as signed
+    assert push_worker(database).run_pending() == 1
+    assert StoreRepository(database).find_order("10024") is not None
