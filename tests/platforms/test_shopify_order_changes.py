@@ -653,3 +653,20 @@ def test_a_failed_re_read_still_shows_the_address_shopify_took(shop: Shop) -> No
     view = changes.change_shipping_address("1001", NEW)
     assert view.shipping_address.line1 == "22 Rideau St"  # from Shopify's yes
     assert local_state(shop)[2] == "1 Main St"  # the copy follows with the webhook
+
+
+def test_an_unpaid_order_is_cancelled_without_a_refund(shop: Shop) -> None:
+    shop.fake.add_order(1002, financial_status="PENDING")
+    shop.refresh("1002")
+    assert shop.order("1002").paid_at is None
+    result = shop.changes().cancel("1002")
+    assert result.cancelled_now and result.refund_reference is None
+
+
+def test_a_refused_token_sends_nothing_and_records_nothing_done(shop: Shop) -> None:
+    with pytest.raises(StoreUnavailableError, match="refused"):
+        shop.changes(shop.fake.client(access_token="shpat_revoked")).cancel("1001")
+    command = shop.command("cancel:1001")
+    assert (command.status, command.attempts) == (CommandStatus.PENDING, 0)
+    assert shop.changes().cancel("1001").cancelled_now
+    assert shop.sent("orderCancel") == 1

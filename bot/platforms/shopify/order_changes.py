@@ -528,11 +528,11 @@ class ShopifyOrderChanges:
         *,
         now: bool,
     ) -> CancelResult:
-        refreshed = self._refresh(number)
-        after = refreshed or self._view(number, before)
-        reference = _refund_reference(before, after, self._cancel_options.refund, now=now)
+        # Recorded before the re-read: the sooner it is DONE, the smaller the window in which
+        # a crash leaves a cancellation Shopify made in doubt (and costs a read later).
+        reference = _refund_reference(before, self._cancel_options.refund, now=now)
         self._finish(claim, {**response, "refund_reference": reference})
-        return CancelResult(after, now, reference)
+        return CancelResult(self._refresh(number) or self._view(number, before), now, reference)
 
     # ------------------------------------------------------------------ address
 
@@ -788,17 +788,15 @@ def _unfulfilled(view: OrderView) -> bool:
     }
 
 
-def _refund_reference(
-    before: OrderView, after: OrderView, refund: bool, *, now: bool
-) -> str | None:
-    """The refund the cancellation brings: Shopify's, once the re-read shows it; before that
-    (orderCancel refunds in its job) relaydesk's reference for it, when the order was paid and
-    the shop refunds on cancel."""
-    known = {r.reference for r in before.refunds}
-    new = [r.reference for r in after.refunds if r.reference not in known]
-    if new:
-        return new[-1]
-    if now and refund and before.paid_at is not None:
+def _refund_reference(before: OrderView, refund: bool, *, now: bool) -> str | None:
+    """The refund a cancellation brings, as the shopper is told of it. orderCancel refunds in
+    its background job, so Shopify's refund (and its id) comes later with refunds/create:
+    until then relaydesk's reference for a cancellation refund (`CXL-<number>`, as the local
+    adapter names it), when the order was paid and the shop refunds on cancel. An order the
+    shop had cancelled already has the refunds it has."""
+    if not now:
+        return before.refunds[-1].reference if before.refunds else None
+    if refund and before.paid_at is not None:
         return cancellation_refund_reference(before.number)
     return None
 
