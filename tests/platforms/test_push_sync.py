@@ -360,3 +360,31 @@ def failed_rows(database: Database) -> list[str]:
                 select(PlatformWebhook).where(PlatformWebhook.status == WebhookStatus.FAILED)
             ).scalars()
         ]
+
+
+def test_a_record_conflicting_with_stored_data_is_retried_not_lost(
+    database: Database, store: StoreRepository
+) -> None:
+    push(database, order_record("10023"))  # Ava, +14155550123
+
+    # Another customer with Ava's phone number: valid on its own, refused by the store's key.
+    def other_customer(order: JsonObject) -> None:
+        order["customer"] = "someone.else@example.com"
+
+    conflicting = order_record("10024", change=other_customer)
+    conflicting["customer"].update(email="someone.else@example.com", phone="+14155550123")
+    push(database, product_record("NW-GC-050"), conflicting)
+
+    [row] = pending_rows(database)  # back in the inbox, to be tried again later
+    assert row.attempts == 1 and row.next_attempt_at is not None
+    assert "UNIQUE constraint failed: customers.phone" in (row.last_error or "")
+    assert store.find_order("10024") is None
+    assert stock_of(database, "NW-GC-050") == 9999  # the record before it stays applied
+
+
+def pending_rows(database: Database) -> list[Any]:
+    from bot.store.platform_models import PlatformWebhook
+
+    with database.session() as session:
+        query = select(PlatformWebhook).where(PlatformWebhook.status == WebhookStatus.PENDING)
+        return list(session.execute(query).scalars())
