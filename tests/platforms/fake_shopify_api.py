@@ -10,17 +10,31 @@ subset (SCHEMA below, field names as in Shopify's documentation), so a misspelt 
 missing required variable gets Shopify's kind of GraphQL error, and each answer carries only
 the fields selected, as a real one does.
 
-What it answers: `shop`, `order(id:)`, `orders(first:, after:, query: "updated_at:>'...'")`
-(cursor pages, oldest change first), and the mutations `orderCancel` (marks the order
-cancelled, or orderCancelUserErrors NOT_FOUND / INVALID), `orderUpdate` (changes the shipping
-address and note), `returnRequest` (creates a REQUESTED return for fulfilled line items) and
-`webhookSubscriptionCreate`.
+What it answers: `shop`, `order(id:)`, `orders(first:, after:, query:, sortKey:)` (searches
+`updated_at:>'...'` and `created_at:>='...'`; sort UPDATED_AT, CREATED_AT or ID; cursor pages),
+`products(...)` and `webhookSubscriptions(...)`, and the mutations `orderCancel` (marks the
+order cancelled, or orderCancelUserErrors NOT_FOUND / INVALID), `orderUpdate` (changes the
+shipping address and note), `returnRequest` (creates a REQUESTED return for fulfilled line
+items) and `webhookSubscriptionCreate`. Orders are full: line items, customer, money sets,
+addresses, fulfilments with tracking, events and line items, refunds with transactions,
+returns (kept in `returns`, answered through the ReturnLineItem inline fragment). Nested
+connections are stored as {"nodes": [...]} and answered cut to their `first` / `last`.
+
+The shop changes the way Shopify's does, each change moving the order's updatedAt forward:
+`add_order`, `add_orders` (thousands at once, for benchmarks), `fulfil`,
+`set_fulfillment_status` (a carrier event: IN_TRANSIT, OUT_FOR_DELIVERY, DELAYED, FAILURE,
+DELIVERED, ...), `add_refund`, `add_return`, `add_product`, `stock_order_skus`. `webhook_body`
+renders an order as the REST body Shopify sends on orders/updated, so a test can deliver a
+signed webhook that agrees with what the Admin API answers.
 
 Rate limit: a bucket of points (1000, refilling 50 per second unless set otherwise) on the
 fake's own clock (`ManualClock`, which tests share with the client so waits take no real
-time). A query whose requested cost is more than the bucket holds is answered THROTTLED with
-`extensions.cost`, as Shopify does; otherwise the actual cost is taken from the bucket and the
-answer carries the cost figures.
+time). The requested cost is computed from the selection (`static_cost`: objects 1, a
+connection 2 + first x its node, nested connections multiplying), the actual cost from what
+came back (`actual_cost`); mutations cost 10. A query whose requested cost is more than the
+bucket holds is answered THROTTLED with `extensions.cost`, as Shopify does; otherwise the
+actual cost is taken from the bucket, the answer carries the cost figures, and the call records
+them (`Call.requested_cost`, `Call.actual_cost`, `cost_spent()`).
 
 Faults, each for the next N requests: `fail_next` (an HTTP status such as 503), `rate_limit_next`
 (429 with Retry-After), `stall_next` (answers late, in real seconds, after doing the work: the
@@ -435,6 +449,7 @@ SCHEMA: dict[str, dict[str, str | None]] = {
         "legacyResourceId": _S,
         "note": _S,
         "createdAt": _S,
+        "processedAt": _S,
         "updatedAt": _S,
         "totalRefundedSet": _MONEY_BAG,
         "transactions": "OrderTransactionConnection",
@@ -511,6 +526,8 @@ SCHEMA: dict[str, dict[str, str | None]] = {
         "id": _S,
         "name": _S,
         "status": _S,
+        "createdAt": _S,
+        "closedAt": _S,
         "order": "Order",
         "returnLineItems": "ReturnLineItemTypeConnection",
     },
@@ -1274,6 +1291,7 @@ class FakeShopify:
                     "legacyResourceId": str(number),
                     "note": note,
                     "createdAt": stamp,
+                    "processedAt": stamp,
                     "updatedAt": stamp,
                     "totalRefundedSet": money_bag(
                         value if status == "SUCCESS" else Decimal(0), currency
@@ -1325,14 +1343,16 @@ class FakeShopify:
                 for item_id, quantity in chosen
             ]
             return_id = gid("Return", next(self._ids))
+            stamp = self._touch(order)
             self.returns[return_id] = {
                 "id": return_id,
                 "name": f"{order['name']}-R{len(self.returns) + 1}",
                 "status": status,
+                "createdAt": stamp,
+                "closedAt": stamp if status == "CLOSED" else None,
                 "order": order,
                 "returnLineItems": {"nodes": items, "edges": [{"node": n} for n in items]},
             }
-            self._touch(order)
             return return_id
 
     def add_product(
@@ -1451,6 +1471,12 @@ class FakeShopify:
         with self._lock:
             return [c.operation for c in self.calls if outcome is None or c.outcome == outcome]
 
+    def cost_spent(self) -> float:
+        """The actual cost of every query and mutation answered so far (what a benchmark
+        reports as API cost; THROTTLED and failed requests cost nothing)."""
+        with self._lock:
+            return sum(c.actual_cost or 0.0 for c in self.calls)
+
     def calls_to(self, root: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.root == root]
@@ -1486,8 +1512,10 @@ class FakeShopify:
         call.variables = dict(variables)
         if fault is not None and fault.bare_throttle:
             call.outcome = "throttled"
-            body = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
-            return 200, body, {}, 0.0
+            bare: dict[str, Any] = {
+                "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+            }
+            return 200, bare, {}, 0.0
         stall = fault.stall if fault is not None else 0.0
         try:
             operation = parse(document)
@@ -1514,10 +1542,11 @@ class FakeShopify:
                     value=None,
                     problems=[{"path": [], "explanation": "Expected value to not be null"}],
                 )
-        for name in operation.arguments.values():
-            if name.variable and name.variable not in operation.variables:
+        used = [operation.arguments, *operation.field_arguments.values()]
+        for argument in (a for arguments in used for a in arguments.values()):
+            if argument.variable and argument.variable not in operation.variables:
                 raise DocumentError(
-                    f"Variable ${name.variable} is used by {operation.root} but not declared",
+                    f"Variable ${argument.variable} is used by {operation.root} but not declared",
                     "variableNotDefined",
                 )
         for name in variables:
@@ -1648,6 +1677,11 @@ class FakeShopify:
         cached = self._listings.get(cache_key)
         if cached is not None:
             return cached
+        names = re.fullmatch(r"\s*name:(\S+)((?:\s+OR\s+name:\S+)*)\s*", query or "")
+        if names:
+            wanted = {names.group(1), *re.findall(r"name:(\S+)", names.group(2))}
+            items = [i for i in items if i.get("name") in wanted]
+            query = None  # filtered: the listing below only sorts
         match = re.fullmatch(r"\s*(updated_at|created_at):(>=?)'?([^'\s]+)'?\s*", query or "")
         if query and match is None:
             raise DocumentError(f"The fake cannot search {query!r}", "BAD_REQUEST")
@@ -1957,7 +1991,7 @@ def _rest_refund(r: Mapping[str, Any], order_id: int | None, currency: str) -> d
         "order_id": order_id,
         "note": r.get("note"),
         "created_at": r.get("createdAt"),
-        "processed_at": r.get("createdAt"),
+        "processed_at": r.get("processedAt") or r.get("createdAt"),
         "return": None
         if not linked
         else {"id": _legacy(linked["id"]), "admin_graphql_api_id": linked["id"]},
@@ -2086,6 +2120,9 @@ def _handler(fake: FakeShopify) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes; with Nagle's algorithm and the client's
+        # delayed ACK each answer on a kept-alive connection would wait ~40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet test output
             return

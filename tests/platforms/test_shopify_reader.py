@@ -180,7 +180,7 @@ def test_every_read_document_runs_against_the_fake(
     list(reader.orders_created_since(SINCE))
     list(reader.products())
     reader.webhook_subscriptions()
-    assert sorted(set(fake_shopify.operations())) == sorted(operations.READ_DOCUMENTS)
+    assert set(fake_shopify.operations()) == set(operations.READ_DOCUMENTS)
     assert fake_shopify.operations(outcome="invalid") == []
 
 
@@ -205,3 +205,16 @@ def test_a_backfill_loads_as_an_export(fake_shopify: FakeShopify, reader: Shopif
     assert orders[0].order.record["shipments"][0]["status"] == "delayed"
     assert orders[1].order.record["status"] == "refunded"
     assert fake_shopify.operations(outcome="invalid") == []
+
+
+def test_orders_are_found_by_number(fake_shopify: FakeShopify, reader: ShopifyReader) -> None:
+    wanted = fake_shopify.add_order(1001)
+    fake_shopify.add_order(10010)
+    fake_shopify.add_order(1002, name="1002")  # a shop whose names have no "#"
+    assert [o.order.admin_graphql_api_id for o in reader.orders_numbered("1001")] == [wanted]
+    assert [o.name for o in reader.orders_numbered("1002")] == ["1002"]
+    assert list(reader.orders_numbered("4040")) == []
+    (call, *_) = fake_shopify.calls_to("orders")
+    assert call.variables["query"] == "name:#1001 OR name:1001"
+    with pytest.raises(ValueError, match="not an order number"):
+        list(reader.orders_numbered("1001' OR name:*"))

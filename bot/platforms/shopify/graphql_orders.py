@@ -20,13 +20,15 @@ Pure: a node (decoded JSON) in, a dict out; nothing is decided here that mapping
 | `lineItems.nodes {id sku name quantity originalUnitPriceSet variant {id} discountAllocations {allocatedAmountSet}}` | `line_items [{id sku name quantity price_set variant_id discount_allocations [{amount_set}]}]` |
 | `fulfillments {id status displayStatus createdAt updatedAt deliveredAt estimatedDeliveryAt trackingInfo events fulfillmentLineItems}` | `fulfillments [{id status shipment_status created_at updated_at delivered_at estimated_delivery_at tracking_company tracking_numbers tracking_urls line_items}]` |
 | a fulfilment's latest `events` status (else its `displayStatus` when that is a carrier status) | `shipment_status`, lower-cased |
-| `refunds {id createdAt return {id} transactions.nodes {id kind status gateway createdAt processedAt amountSet}}` | `refunds [{id created_at return {id} transactions [{id kind status gateway amount currency created_at processed_at}]}]` |
-| `returns.nodes {id name status returnLineItems.nodes {quantity returnReason fulfillmentLineItem {lineItem {id sku}}}}` | `returns [{id name status return_line_items [{quantity return_reason fulfillment_line_item {line_item {id sku}}}]}]` |
+| `refunds {id createdAt processedAt return {id} transactions.nodes {id kind status gateway createdAt processedAt amountSet}}` | `refunds [{id created_at processed_at return {id} transactions [{id kind status gateway amount currency created_at processed_at}]}]` |
+| `returns.nodes {id name status createdAt returnLineItems.nodes {quantity returnReason ... on ReturnLineItem {fulfillmentLineItem {lineItem {id sku}}}}}` | `returns [{id name status created_at return_line_items [{quantity return_reason fulfillment_line_item {line_item {id sku}}}]}]` |
 | Product `{id title productType updatedAt variants.nodes {id sku title price inventoryQuantity updatedAt inventoryItem {id}}}` | product `{id title product_type updated_at variants [{id sku title price inventory_quantity updated_at inventory_item_id}]}` |
 
-Not carried (GraphQL has no REST twin the mapper reads, or the reverse): a refund's
-`processed_at` (GraphQL's Refund has none; mapping.py falls back to `created_at`), a
-fulfilment's events themselves (only the latest status is used, as REST's `shipment_status`
+GraphQL knows more than the REST bodies in two places, and the mapped records differ there:
+a return's `createdAt` (REST return bodies carry no time, so mapping.py falls back to the
+order's `updated_at` or the webhook's X-Shopify-Triggered-At) and a fulfilment's
+`deliveredAt` / `estimatedDeliveryAt` (REST has neither; the mapper uses `updated_at`).
+Not carried: a fulfilment's events themselves (only the latest status is used, as REST's `shipment_status`
 is), `totalRefundedSet` (the mapper counts the refund transactions, which is what moved).
 Values that are not what the translation expects (a string where an object belongs) are
 passed on unchanged, so mapping.py's ShopifyPayloadError names them.
@@ -326,6 +328,7 @@ def _refund(refund: Mapping[str, Any], order_id: Any, currency: Any) -> JsonObje
         "admin_graphql_api_id": refund.get("id"),
         "order_id": order_id,
         "created_at": refund.get("createdAt"),
+        "processed_at": refund.get("processedAt"),
         "return": {"id": numeric_id(linked.get("id"))} if isinstance(linked, Mapping) else None,
         "transactions": transactions,
     }
@@ -350,5 +353,6 @@ def _return(request: Mapping[str, Any]) -> JsonObject:
         "admin_graphql_api_id": request.get("id"),
         "name": request.get("name"),
         "status": _lower(request.get("status")),
+        "created_at": request.get("createdAt"),
         "return_line_items": lines,
     }

@@ -15,8 +15,8 @@ WEBHOOK_SUBSCRIPTION_CREATE the read scope of the topic (read_orders for orders/
 ORDER / ORDERS_FULL_UPDATED_SINCE / ORDERS_CREATED_SINCE read_orders (customers in them also
 read_customers, returns read_returns, fulfilments read_fulfillments or a fulfillment-order
 scope); PRODUCTS read_products (inventory quantities also read_inventory);
-WEBHOOK_SUBSCRIPTIONS none beyond a valid token (the app's own subscriptions). The read scopes
-other than read_orders are from Shopify's object pages and still to be confirmed on a shop.
+WEBHOOK_SUBSCRIPTIONS none beyond a valid token (the app's own subscriptions). The scopes
+other than read_orders are not yet checked against Shopify's access-scope pages.
 """
 
 from __future__ import annotations
@@ -152,8 +152,10 @@ query OrdersUpdatedSince($first: Int!, $after: String, $query: String) {
 #: request (objects 1, a connection 2 + first x its node; lists of objects such as
 #: `fulfillments` as one object each, as tests/platforms/fake_shopify_api.py counts them), so
 #: a page of FULL_ORDER_PAGE orders stays under the 1000-point ceiling of one query. An order
-#: with more than one of these holds is re-read alone, and refused if it still does not fit
-#: (graphql_orders.truncated_connections).
+#: with more than these hold is refused by reader.py, not mapped short
+#: (graphql_orders.truncated_connections). Field names checked against the GraphQL Admin
+#: reference's Order, Customer, LineItem, Fulfillment, FulfillmentEvent, Refund, Return,
+#: ReturnLineItemType, ProductVariant and WebhookSubscription pages.
 LINE_ITEMS_FIRST = 10
 FULFILLMENT_LINE_ITEMS_FIRST = 10
 #: The latest events only (`last`): the newest decides the parcel's status.
@@ -240,6 +242,7 @@ ORDER_FIELDS = f"""
       refunds(first: 10) {{
         id
         createdAt
+        processedAt
         {_money("totalRefundedSet")}
         return {{ id }}
         transactions(first: {TRANSACTIONS_FIRST}) {{
@@ -253,6 +256,7 @@ ORDER_FIELDS = f"""
           id
           name
           status
+          createdAt
           returnLineItems(first: {RETURN_LINE_ITEMS_FIRST}) {{
             pageInfo {{ hasNextPage }}
             nodes {{

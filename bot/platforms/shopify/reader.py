@@ -62,8 +62,7 @@ class ShopifyReader:
         self.client = client
         self.order_page = order_page
         self.product_page = product_page
-        #: Sum of actualQueryCost over the reads so far (requested cost when Shopify gave no
-        #: actual figure; nothing for an answer without cost figures).
+        #: Sum of actualQueryCost over the reads so far (nothing for an answer without one).
         self.query_cost = 0.0
         #: How many GraphQL requests the reads made (answers, not retries).
         self.requests = 0
@@ -83,6 +82,15 @@ class ShopifyReader:
     def orders_created_since(self, since: datetime) -> Iterator[MappedOrder]:
         """Every order created at or after `since`, oldest first (the backfill)."""
         return self._orders(operations.ORDERS_CREATED_SINCE, operations.created_since_filter(since))
+
+    def orders_numbered(self, number: str) -> Iterator[MappedOrder]:
+        """The orders whose name is `number` with or without the usual "#" ("1001", "#1001"),
+        for a number relaydesk has never synced. Shopify's name search is a search, not a key:
+        the caller compares `order.record["number"]` itself. A shop with another prefix
+        ("NW-1001") is not found this way."""
+        if not (number.isascii() and number.isdigit()):
+            raise ValueError(f"not an order number: {number!r}")
+        return self._orders(operations.ORDERS_FULL_UPDATED_SINCE, number_filter(number))
 
     def _orders(self, document: str, query: str) -> Iterator[MappedOrder]:
         for node in self._paginate(document, {"query": query}, ("orders",), self.order_page):
@@ -137,9 +145,8 @@ class ShopifyReader:
         data = self.client.execute(document, variables)
         self.requests += 1
         cost = self.client.last_cost
-        if cost is not None and cost is not before:
-            spent = cost.actual if cost.actual is not None else cost.requested
-            self.query_cost += spent or 0.0
+        if cost is not None and cost is not before and cost.actual is not None:
+            self.query_cost += cost.actual
         return data
 
     def _paginate(
@@ -176,6 +183,11 @@ class ShopifyReader:
                     messages=[str(after)],
                 )
             after = cursor
+
+
+def number_filter(number: str) -> str:
+    """Shopify's search syntax for an order named `number`, with or without "#"."""
+    return f"name:#{number} OR name:{number}"
 
 
 def _text(value: Any) -> str | None:
