@@ -27,6 +27,8 @@ from bot.platforms.shopify.mapping import RETURN_REASONS, map_order
 from bot.platforms.shopify.order_changes import (
     SHOPIFY_RETURN_REASONS,
     CancelOptions,
+    Refusal,
+    ShopifyChangeRefused,
     ShopifyOrderChanges,
     address_key,
     address_matches,
@@ -424,8 +426,10 @@ def test_a_kill_between_send_and_answer(shop: Shop, after_sending: bool, sent: i
 def test_shopify_refuses_a_fulfilled_order(shop: Shop) -> None:
     shop.fake.fulfil("gid://shopify/Order/1001")  # relaydesk's copy has not heard yet
     before = local_state(shop)
-    with pytest.raises(OrderChangeConflict, match="fulfilled"):
+    with pytest.raises(ShopifyChangeRefused, match="fulfilled") as refused:
         shop.changes().cancel("1001")
+    assert refused.value.refusal is Refusal.FULFILLED
+    assert refused.value.messages == ("Cannot cancel an order that has been fulfilled",)
     assert local_state(shop) == before
     assert shop.command("cancel:1001").status is CommandStatus.REFUSED
     record = shop.sync.record_for_key("shopify", "order", "1001")
@@ -440,10 +444,20 @@ def test_an_order_the_shop_cancelled_already_is_done(shop: Shop) -> None:
     assert shop.command("cancel:1001").status is CommandStatus.DONE
 
 
+def test_an_order_relaydesk_knows_cancelled_is_not_sent(shop: Shop) -> None:
+    shop.fake.orders["gid://shopify/Order/1001"]["cancelledAt"] = "2026-12-01T11:00:00Z"
+    shop.fake.orders["gid://shopify/Order/1001"]["updatedAt"] = "2026-12-01T11:00:00Z"
+    shop.refresh("1001")  # the orders/cancelled webhook came in
+    result = shop.changes().cancel("1001")
+    assert not result.cancelled_now and result.order.status == "cancelled"
+    assert shop.fake.calls_to("orderCancel") == []
+
+
 def test_a_locally_shipped_order_is_not_sent(shop: Shop) -> None:
     delivered(shop)
-    with pytest.raises(OrderChangeConflict):
+    with pytest.raises(ShopifyChangeRefused) as refused:
         shop.changes().cancel("1001")
+    assert refused.value.refusal is Refusal.FULFILLED
     assert shop.sent("orderCancel") == 0
 
 
@@ -513,8 +527,9 @@ def test_a_stalled_address_change_is_read_not_resent(shop: Shop) -> None:
 def test_no_address_change_once_shopify_has_fulfilled(shop: Shop) -> None:
     shop.fake.fulfil("gid://shopify/Order/1001")  # relaydesk's copy is behind
     before = local_state(shop)
-    with pytest.raises(OrderChangeConflict, match="FULFILLED on Shopify"):
+    with pytest.raises(ShopifyChangeRefused, match="FULFILLED on Shopify") as refused:
         shop.changes().change_shipping_address("1001", NEW)
+    assert refused.value.refusal is Refusal.FULFILLED
     assert shop.fake.calls_to("orderUpdate") == []
     assert local_state(shop) == before
     assert shop.command(address_key("1001", NEW)).status is CommandStatus.REFUSED
@@ -531,8 +546,10 @@ def test_user_errors_on_an_address_change_change_nothing(shop: Shop) -> None:
 
     changes._client.mutate = refusing  # type: ignore[method-assign]
     before = local_state(shop)
-    with pytest.raises(OrderChangeConflict, match="phone2"):
+    with pytest.raises(ShopifyChangeRefused, match="phone2") as refused:
         changes.change_shipping_address("1001", bad)
+    assert refused.value.refusal is Refusal.SHOPIFY_SAID_NO
+    assert refused.value.messages == ("is not a valid field",)
     assert local_state(shop) == before
     assert shop.command(address_key("1001", bad)).status is CommandStatus.REFUSED
 
@@ -612,8 +629,9 @@ def test_an_earlier_return_of_the_line_is_not_taken_for_ours(shop: Shop) -> None
 def test_a_return_of_what_shopify_has_not_shipped_is_refused(shop: Shop) -> None:
     line_id = shop.order().lines[0].id
     before = local_state(shop)
-    with pytest.raises(OrderChangeConflict, match="not fulfilled"):
+    with pytest.raises(ShopifyChangeRefused, match="not fulfilled") as refused:
         shop.changes().request_return("1001", line_id, reason="other", condition="unused")
+    assert refused.value.refusal is Refusal.NOT_RETURNABLE
     assert shop.fake.calls_to("returnRequest") == [] and local_state(shop) == before
 
 
@@ -622,8 +640,10 @@ def test_shopify_refuses_a_second_return_of_the_same_items(shop: Shop) -> None:
     shop.fake.add_return("gid://shopify/Order/1001")  # made by the shop in Shopify's admin
     shop.refreshed.clear()
     before = local_state(shop)
-    with pytest.raises(OrderChangeConflict, match="returnable"):
+    with pytest.raises(OrderChangeConflict, match="returnable") as refused:
         shop.changes().request_return("1001", line_id, reason="other", condition="unused")
+    assert isinstance(refused.value, ShopifyChangeRefused)
+    assert refused.value.refusal is Refusal.NOT_RETURNABLE
     assert local_state(shop) == before
     assert shop.command(return_key("1001", "NW-TEE-001")).status is CommandStatus.REFUSED
 

@@ -18,8 +18,9 @@ Exactly once, although chat repeats itself (a double "yes", a retried action cal
 Errors: Shopify unreachable before anything was sent → `StoreUnavailableError`, nothing is
 recorded as done; an outcome unknown → the command is UNKNOWN and `StoreUnavailableError`
 (the next attempt reads first); Shopify (or its fresh state) refuses → the command is REFUSED,
-the order is marked for a re-read and `OrderChangeConflict` is raised with Shopify's words
-logged. Nothing in relaydesk's own copy is changed by a refusal.
+the order is marked for a re-read and `ShopifyChangeRefused` (an `OrderChangeConflict` that
+says why: `Refusal`, and Shopify's words) is raised, the words logged. Nothing in relaydesk's
+own copy is changed by a refusal; a REFUSED command may be sent again later (nothing happened).
 
 The GraphQL read (`ORDER_FOR_CHANGE`) lives here because only the write-back needs it; the
 mutations are bot/platforms/shopify/operations.py's. Access scopes: `read_orders`,
@@ -35,6 +36,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any, NoReturn
 
 from bot.domain.store_policy import StorePolicy
@@ -383,6 +385,30 @@ def read_order_state(client: ShopifyAdminClient, order_gid: str) -> ShopifyOrder
 # ------------------------------------------------------------------ the adapter
 
 
+class Refusal(StrEnum):
+    """Why a change was not made, so the shopper can be told the true reason."""
+
+    #: Packed, shipped or fulfilled (on Shopify or in relaydesk's copy).
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    #: A return of something Shopify has not shipped (or returned already).
+    NOT_RETURNABLE = "not_returnable"
+    #: Shopify has no such order.
+    NOT_FOUND = "not_found"
+    #: Shopify's userErrors for anything else (an address it will not take, a permission...).
+    SHOPIFY_SAID_NO = "shopify_said_no"
+
+
+class ShopifyChangeRefused(OrderChangeConflict):
+    """An `OrderChangeConflict` (so callers of the port need nothing new) that also says why:
+    `refusal`, and Shopify's own words (`messages`) when it was Shopify that refused."""
+
+    def __init__(self, message: str, refusal: Refusal, messages: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+        self.messages = tuple(messages)
+
+
 @dataclass(frozen=True)
 class CancelOptions:
     """What an orderCancel asks of Shopify besides cancelling (the shop's policy)."""
@@ -479,11 +505,13 @@ class ShopifyOrderChanges:
                 # The lost request did get through.
                 return self._cancelled(claim, number, view, {"resolved_by": "read"}, now=True)
             if state.fulfilled_items:
-                self._refuse(claim, external_id, number, "fulfilled on Shopify")
+                self._refuse(claim, external_id, number, "fulfilled on Shopify", Refusal.FULFILLED)
         elif view.status == OrderStatus.CANCELLED:
             return self._cancelled(claim, number, view, {"resolved_by": "local"}, now=False)
         elif not _unfulfilled(view):
-            self._refuse(claim, external_id, number, f"already {view.status} in relaydesk")
+            self._refuse(
+                claim, external_id, number, f"already {view.status} in relaydesk", _why(view)
+            )
 
         result = self._send(
             claim,
@@ -507,7 +535,10 @@ class ShopifyOrderChanges:
             if codes <= {"INVALID", None} and self._cancelled_on_shopify(gid):
                 # Already cancelled (by the shop, or earlier): what the shopper wanted.
                 return self._cancelled(claim, number, view, {"resolved_by": "refusal"}, now=False)
-            self._refuse(claim, external_id, number, words)
+            refusal = Refusal.NOT_FOUND if codes == {"NOT_FOUND"} else Refusal.FULFILLED
+            if codes - {"INVALID", "NOT_FOUND", None}:
+                refusal = Refusal.SHOPIFY_SAID_NO  # NO_REFUND_PERMISSION: the app's setup
+            self._refuse(claim, external_id, number, words, refusal, result.user_errors)
         job = {"job_id": result.job_id, "job_result_id": result.job_result_id}
         return self._cancelled(claim, number, view, {**job, "job_done": result.job_done}, now=True)
 
@@ -564,14 +595,24 @@ class ShopifyOrderChanges:
             return self._with_address(self._refresh(number) or view, address)
         if not state.address_changeable:
             shown = "cancelled" if state.cancelled else state.display_fulfillment_status
-            self._refuse(claim, external_id, number, f"{shown} on Shopify")
+            refusal = Refusal.CANCELLED if state.cancelled else Refusal.FULFILLED
+            self._refuse(claim, external_id, number, f"{shown} on Shopify", refusal)
         if not _unfulfilled(view):
-            self._refuse(claim, external_id, number, f"already {view.status} in relaydesk")
+            self._refuse(
+                claim, external_id, number, f"already {view.status} in relaydesk", _why(view)
+            )
         result = self._send(
             claim, previous, lambda: shopify.update_shipping_address(self._client, gid, given)
         )
         if result.user_errors:
-            self._refuse(claim, external_id, number, _words(result.user_errors))
+            self._refuse(
+                claim,
+                external_id,
+                number,
+                _words(result.user_errors),
+                Refusal.SHOPIFY_SAID_NO,
+                result.user_errors,
+            )
         self._finish(claim, {"shipping_address": dict(result.shipping_address or {})})
         return self._with_address(self._refresh(number) or view, address)
 
@@ -628,7 +669,13 @@ class ShopifyOrderChanges:
                 return self._returned(claim, number, view, landed[0].id, landed[0].name)
         lines = split_quantity(line.quantity, [(item.id, item.quantity) for item in items])
         if not lines:
-            self._refuse(claim, external_id, number, f"{line.sku} is not fulfilled on Shopify")
+            self._refuse(
+                claim,
+                external_id,
+                number,
+                f"{line.sku} is not fulfilled on Shopify",
+                Refusal.NOT_RETURNABLE,
+            )
         note = customer_note(condition, reason, attachments)
         sent = {
             **previous.request,
@@ -652,7 +699,14 @@ class ShopifyOrderChanges:
             ),
         )
         if result.user_errors or result.return_id is None:
-            self._refuse(claim, external_id, number, _words(result.user_errors) or "no return")
+            self._refuse(
+                claim,
+                external_id,
+                number,
+                _words(result.user_errors) or "no return",
+                Refusal.NOT_RETURNABLE,
+                result.user_errors,
+            )
         return self._returned(claim, number, view, result.return_id, None)
 
     def _returned(
@@ -730,7 +784,7 @@ class ShopifyOrderChanges:
             raise StoreUnavailableError(f"Shopify cannot be reached: {error}") from error
         if state is None:
             self._log.mark_refused(claim, "Shopify has no such order")
-            raise OrderChangeConflict(f"Shopify has no order {number}")
+            raise ShopifyChangeRefused(f"Shopify has no order {number}", Refusal.NOT_FOUND)
         return state
 
     def _send(self, claim: Command, previous: Command, call: Callable[[], Any]) -> Any:
@@ -753,12 +807,22 @@ class ShopifyOrderChanges:
             logger.error("shopify: %s rejected: %s", claim.key, error)
             raise StoreUnavailableError(f"Shopify refused the request: {error}") from error
 
-    def _refuse(self, claim: Command, external_id: str, number: str, why: str) -> NoReturn:
+    def _refuse(
+        self,
+        claim: Command,
+        external_id: str,
+        number: str,
+        why: str,
+        refusal: Refusal,
+        errors: Sequence[ShopifyUserError] = (),
+    ) -> NoReturn:
         """Shopify (or its current state) says no: recorded, re-read later, raised."""
         self._log.mark_refused(claim, why)
         self._sync.mark_for_refresh(PLATFORM, ORDER, external_id)
         logger.warning("shopify: refused %s: %s", claim.key, why)
-        raise OrderChangeConflict(f"order {number}: {why}")
+        raise ShopifyChangeRefused(
+            f"order {number}: {why}", refusal, [error.message for error in errors]
+        )
 
     def _finish(self, claim: Command, response: Mapping[str, Any]) -> None:
         if not self._log.mark_done(claim, response):
@@ -778,6 +842,10 @@ class ShopifyOrderChanges:
 
     def _view(self, number: str, fallback: OrderView) -> OrderView:
         return self._store.find_order(number) or fallback
+
+
+def _why(view: OrderView) -> Refusal:
+    return Refusal.CANCELLED if view.status == OrderStatus.CANCELLED else Refusal.FULFILLED
 
 
 def _unfulfilled(view: OrderView) -> bool:
@@ -806,6 +874,8 @@ __all__ = [
     "ORDER_FOR_CHANGE",
     "SHOPIFY_RETURN_REASONS",
     "CancelOptions",
+    "Refusal",
+    "ShopifyChangeRefused",
     "ShopifyOrderChanges",
     "ShopifyOrderState",
     "address_key",
