@@ -21,7 +21,7 @@ from bot import settings as settings_module
 from bot.platforms.push import webhook_input
 from bot.platforms.push.signing import DELIVERY_HEADER, SIGNATURE_HEADER, signature_header
 from bot.platforms.push.webhook_input import StorePushInput
-from bot.platforms.push.worker import push_worker
+from bot.platforms.push.worker import push_worker, run_with_server
 from bot.settings import Settings, use_process_settings
 from bot.store.database import Database
 from bot.store.platform_models import PlatformWebhook
@@ -392,6 +392,34 @@ def test_the_server_starts_the_worker_and_a_push_becomes_the_stores_state(
         worker.stop()
     order = store.find_order("10023")
     assert order is not None and order.shipments[0].tracking_number == "1Z999AA10123456784"
+
+
+def test_the_worker_stops_before_the_server_does(database: Database) -> None:
+    # The test servers never run Sanic's stop events; the listeners are called as Sanic would.
+    import asyncio
+
+    from sanic import Blueprint
+
+    worker = push_worker(database, poll_interval=0.05)
+    blueprint = Blueprint(f"push_{uuid.uuid4().hex[:8]}")
+    run_with_server(blueprint, worker)
+    listeners = {future.event: future.listener for future in blueprint._future_listeners}
+    assert set(listeners) == {"after_server_start", "before_server_stop"}
+
+    async def event(name: str) -> None:
+        outcome = listeners[name](None, asyncio.get_running_loop())
+        assert outcome is not None  # ours are coroutines
+        await outcome
+
+    async def lifetime() -> tuple[bool, bool]:
+        await event("after_server_start")
+        thread = worker._thread
+        running = thread is not None and thread.is_alive()
+        await event("before_server_stop")
+        return running, thread is not None and not thread.is_alive()
+
+    assert asyncio.run(lifetime()) == (True, True)
+    assert worker._thread is None
 
 
 def test_unconfigured_no_worker_is_started(database: Database) -> None:
