@@ -2083,6 +2083,8 @@ def rest_order(order: Mapping[str, Any], returns: Sequence[Mapping[str, Any]] = 
         "total_discounts": _rest_money(order.get("totalDiscountsSet")),
         "total_discounts_set": _rest_set(order.get("totalDiscountsSet"), currency),
         "payment_gateway_names": list(order.get("paymentGatewayNames") or []),
+        # As in Shopify's sample, the embedded customer has no tags: VIP comes from
+        # customers/* webhooks or the Admin API.
         "customer": None
         if not customer
         else {
@@ -2092,7 +2094,6 @@ def rest_order(order: Mapping[str, Any], returns: Sequence[Mapping[str, Any]] = 
             "phone": customer.get("phone"),
             "first_name": customer.get("firstName"),
             "last_name": customer.get("lastName"),
-            "tags": ", ".join(customer.get("tags") or []),
             "created_at": customer.get("createdAt"),
             "updated_at": customer.get("updatedAt"),
         },

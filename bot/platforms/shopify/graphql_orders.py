@@ -27,7 +27,9 @@ Pure: a node (decoded JSON) in, a dict out; nothing is decided here that mapping
 GraphQL knows more than the REST bodies in two places, and the mapped records differ there:
 a return's `createdAt` (REST return bodies carry no time, so mapping.py falls back to the
 order's `updated_at` or the webhook's X-Shopify-Triggered-At) and a fulfilment's
-`deliveredAt` / `estimatedDeliveryAt` (REST has neither; the mapper uses `updated_at`).
+`deliveredAt` / `estimatedDeliveryAt` (REST has neither; the mapper uses `updated_at`); and
+the customer's `tags` are only here (an orders/* webhook's customer has none), so only this
+path knows a VIP.
 Not carried: a fulfilment's events themselves (only the latest status is used, as REST's `shipment_status`
 is), `totalRefundedSet` (the mapper counts the refund transactions, which is what moved).
 Values that are not what the translation expects (a string where an object belongs) are
