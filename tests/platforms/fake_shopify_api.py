@@ -31,8 +31,9 @@ Rate limit: a bucket of points (1000, refilling 50 per second unless set otherwi
 fake's own clock (`ManualClock`, which tests share with the client so waits take no real
 time). The requested cost is computed from the selection (`static_cost`: objects 1, a
 connection 2 + first x its node, nested connections multiplying), the actual cost from what
-came back (`actual_cost`); mutations cost 10. A query whose requested cost is more than the
-bucket holds is answered THROTTLED with `extensions.cost`, as Shopify does; otherwise the
+came back (`actual_cost`); mutations cost 10. A query over `max_query_cost` (1000, as
+Shopify's ceiling) is refused with MAX_COST_EXCEEDED. A query whose requested cost is more
+than the bucket holds is answered THROTTLED with `extensions.cost`, as Shopify does; otherwise the
 actual cost is taken from the bucket, the answer carries the cost figures, and the call records
 them (`Call.requested_cost`, `Call.actual_cost`, `cost_spent()`).
 
@@ -950,6 +951,8 @@ class FakeShopify:
         self.clock = clock or ManualClock()
         self.calls: list[Call] = []
         self.bucket = Bucket()
+        #: Shopify's ceiling for one query's requested cost (MAX_COST_EXCEEDED above it).
+        self.max_query_cost = 1000.0
         self.orders: dict[str, dict[str, Any]] = {}
         self.returns: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, Any]] = {}
@@ -1558,6 +1561,15 @@ class FakeShopify:
 
     def _run(self, operation: Operation, variables: Mapping[str, Any], call: Call) -> Any:
         requested = requested_cost(operation, variables)
+        if requested > self.max_query_cost:
+            # Shopify refuses such a query outright, whatever the bucket holds.
+            raise DocumentError(
+                f"Query cost is {requested:g}, which exceeds the single query max cost limit "
+                f"({self.max_query_cost:g}).",
+                "MAX_COST_EXCEEDED",
+                cost=requested,
+                maxCost=self.max_query_cost,
+            )
         with self._lock:
             self.bucket.refill(self.clock.monotonic())
             if requested > self.bucket.available:

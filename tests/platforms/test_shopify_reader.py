@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.platforms.shopify import operations
-from bot.platforms.shopify.admin_api import ShopifyAdminClient
+from bot.platforms.shopify.admin_api import ShopifyAdminClient, ShopifyRejected
 from bot.platforms.shopify.mapping import IncompletePayloadError, export_document
 from bot.platforms.shopify.reader import ShopifyReader, WebhookSubscription
 from bot.store.export_validation import validate_export
@@ -218,3 +218,24 @@ def test_orders_are_found_by_number(fake_shopify: FakeShopify, reader: ShopifyRe
     assert call.variables["query"] == "name:#1001 OR name:1001"
     with pytest.raises(ValueError, match="not an order number"):
         list(reader.orders_numbered("1001' OR name:*"))
+
+
+def test_a_page_shopify_finds_too_costly_is_asked_again_smaller(
+    fake_shopify: FakeShopify, reader: ShopifyReader
+) -> None:
+    made = fake_shopify.add_orders(5, start=datetime(2026, 11, 2, tzinfo=UTC))
+    # As if Shopify counted the nested lists higher than the fake does.
+    fake_shopify.max_query_cost = 400.0
+    orders = list(reader.orders_updated_since(SINCE))
+    assert [o.order.admin_graphql_api_id for o in orders] == made
+    assert [(c.outcome, c.variables["first"]) for c in fake_shopify.calls] == [
+        ("invalid", 5),
+        ("ok", 2),
+        ("ok", 2),
+        ("ok", 2),
+    ]
+    list(reader.orders_updated_since(SINCE))  # the smaller page is kept: no refusal again
+    assert [c.outcome for c in fake_shopify.calls[4:]] == ["ok", "ok", "ok"]
+    fake_shopify.max_query_cost = 100.0  # not even one order fits: refused, named
+    with pytest.raises(ShopifyRejected, match="exceeds the single query max cost"):
+        list(reader.orders_updated_since(SINCE))

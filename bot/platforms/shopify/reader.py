@@ -9,7 +9,8 @@ estimate when other callers share the client at the same moment).
 
 An order whose nested lists were cut short by the page sizes of operations.ORDER_FIELDS (more
 than ten line items, say) is refused with IncompletePayloadError rather than mapped without
-some of its lines (reading the rest of such a list page by page is not built yet).
+some of its lines (reading the rest of such a list page by page is not built yet). A page
+Shopify refuses as too costly (MAX_COST_EXCEEDED) is asked again at half the size.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from bot.platforms.shopify.mapping import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: Shopify's error code for a query over the single-query cost ceiling (1000 points).
+MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class ShopifyReader:
         self.query_cost = 0.0
         #: How many GraphQL requests the reads made (answers, not retries).
         self.requests = 0
+        #: Page sizes Shopify found too costly, halved, by document: kept for later reads.
+        self._shrunk: dict[str, int] = {}
 
     # -- orders ---------------------------------------------------------------------------------
     def order(self, graphql_id: str) -> MappedOrder | None:
@@ -156,10 +162,26 @@ class ShopifyReader:
         connection: tuple[str, ...],
         page_size: int,
     ) -> Iterator[dict[str, Any]]:
-        # client.paginate does the same walk, but this one counts each page's cost.
+        # client.paginate does the same walk, but this one counts each page's cost and shrinks
+        # the page when Shopify finds it too costly: its cost rules for nested lists are not
+        # all documented, so the page sizes are a good guess, not a promise.
         after: str | None = None
+        page_size = self._shrunk.get(document, page_size)
         while True:
-            data: Any = self._execute(document, {**variables, "first": page_size, "after": after})
+            try:
+                data: Any = self._execute(
+                    document, {**variables, "first": page_size, "after": after}
+                )
+            except ShopifyRejected as error:
+                if MAX_COST_EXCEEDED not in error.codes or page_size == 1:
+                    raise
+                page_size = self._shrunk[document] = max(1, page_size // 2)
+                logger.warning(
+                    "Shopify: %s too costly; pages of %d from now on",
+                    ".".join(connection),
+                    page_size,
+                )
+                continue
             for key in connection:
                 data = data.get(key) if isinstance(data, Mapping) else None
             if not isinstance(data, Mapping):
