@@ -267,6 +267,22 @@ def test_invalid_records_are_422_listing_every_problem_and_nothing_is_stored(
     assert served.rows() == []
 
 
+def other_buyer() -> dict[str, Any]:
+    record = order_record("10023")
+    record["customer"]["email"] = "someone.else@example.com"
+    return record
+
+
+def stray_product() -> dict[str, Any]:
+    record = order_record("10023")
+    record["products"].append(product_record("NW-GC-050")["product"])
+    return record
+
+
+def with_field(record: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {**record, **fields}
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
@@ -286,6 +302,20 @@ def test_invalid_records_are_422_listing_every_problem_and_nothing_is_stored(
             "shipments"][0]["events"][0].update(status=["in_transit"]))]},
          "records[0] (order 10023): order: a value has a type the store export does not allow "
          "(unhashable type: 'list')"),
+        ({"format_version": 1, "records": [other_buyer()]},
+         "records[0] (order 10023): order.customer 'ava.martin@example.com' is not "
+         "customer.email 'someone.else@example.com'"),
+        ({"format_version": 1, "records": [stray_product()]},
+         "records[0] (order 10023): products[2]: sku 'NW-GC-050' is on no line"),
+        ({"format_version": 1, "records": [with_field(order_record("10023"), products=[1])]},
+         "records[0] (order 10023): products[0]: must be a product record"),
+        ({"format_version": 1, "records": [with_field(stock_record("A", "x", 1), note="hi")]},
+         "records[0] (stock A at x): unknown field 'note'"),
+        ({"format_version": 1, "records": [stock_record("A", "line\nbreak", 1)]},
+         "records[0] (stock A): location must be 1-255 characters of text, "
+         "not 'line\\nbreak'"),
+        ({"format_version": 1, "records": [stock_record("A", "x", True)]},
+         "records[0] (stock A at x): available must be a whole number of units, not True"),
         ({"format_version": 1, "records": [order_record("10023", with_products=False)]},
          "records[0] (order 10023): order: line with sku 'NW-JKT-STORM-WS' needs a name, or a "
          "product record for that sku in products"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from bot.domain.freshness import parse_timestamp
@@ -180,9 +181,12 @@ def _label(index: int, kind: str, record: Mapping[str, Any]) -> str:
         key = record["product"].get("sku")
     elif kind == STOCK:
         key = record.get("sku")
-        if isinstance(key, str) and isinstance(record.get("location"), str):
-            key = f"{key} at {record['location'][:40]}"
-    shown = f" {key}" if isinstance(key, str) and key and len(key) <= 80 else ""
+        location = record.get("location")
+        if isinstance(key, str) and isinstance(location, str) and location.isprintable():
+            key = f"{key} at {location[:40]}"
+    # Only what reads as a name: the value itself, if wrong, is quoted by its problem.
+    readable = isinstance(key, str) and key.isprintable() and 0 < len(key) <= 80
+    shown = f" {key}" if readable else ""
     return f"records[{index}] ({kind}{shown})"
 
 
@@ -201,79 +205,85 @@ def _order(
     index: int, label: str, record: Mapping[str, Any]
 ) -> tuple[PushRecord | None, list[str]]:
     order, customer, products = record["order"], record["customer"], record.get("products", [])
-    problems: list[str] = []
     if not isinstance(products, list):
         return None, [f"{label}: products must be an array of product records"]
-    given = [product for product in products if isinstance(product, Mapping)]
-    problems += [
-        f"{label}: products[{i}]: must be a product record (an object)"
-        for i, product in enumerate(products)
-        if not isinstance(product, Mapping)
-    ]
-    lines = order.get("lines") if isinstance(order, Mapping) else None
-    line_skus = {
-        line["sku"]: line
-        for line in (lines if isinstance(lines, list) else [])
-        if isinstance(line, Mapping) and isinstance(line.get("sku"), str)
-    }
-    given_skus = {product.get("sku") for product in given}
-    for i, product in enumerate(given):
-        if isinstance(product.get("sku"), str) and product["sku"] not in line_skus:
-            problems.append(f"{label}: products[{i}]: sku {product['sku']!r} is on no line")
-    # A line's product the push does not bring is created from the line itself until a product
-    # record arrives (PlatformSync's placeholder), and that needs the line's name.
-    placeholders = []
-    for sku, line in line_skus.items():
-        if sku in given_skus:
-            continue
-        if not isinstance(line.get("name"), str):
-            problems.append(
-                f"{label}: order: line with sku {sku!r} needs a name, or a product record "
-                "for that sku in products"
-            )
-        placeholders.append(_placeholder(sku, line))
-    document = _document(customers=[customer], products=[*given, *placeholders], orders=[order])
+    not_records = [i for i, product in enumerate(products) if not isinstance(product, Mapping)]
+    if not_records:
+        return None, [f"{label}: products[{i}]: must be a product record" for i in not_records]
+    problems, placeholders = _check_lines(label, order, products)
     email = customer.get("email") if isinstance(customer, Mapping) else None
     ordered_by = order.get("customer") if isinstance(order, Mapping) else None
-    if (
-        isinstance(email, str)
-        and isinstance(ordered_by, str)
-        and email.lower() != ordered_by.lower()
-    ):
+    if _differ(email, ordered_by):
         problems.append(f"{label}: order.customer {ordered_by!r} is not customer.email {email!r}")
+    # The export rules, on the record as a one-order export document.
+    document = _document(customers=[customer], products=[*products, *placeholders], orders=[order])
+    in_order = record_label(document, ["orders", 0])
     rename = {
-        record_label(document, ["orders", 0]): f"{label}: order",
+        in_order: f"{label}: order",
         record_label(document, ["customers", 0]): f"{label}: customer",
         **{
             record_label(document, ["products", i]): f"{label}: products[{i}]"
-            for i in range(len(given))
+            for i in range(len(products))
         },
     }
+    placeholder_labels = [
+        record_label(document, ["products", len(products) + i]) for i in range(len(placeholders))
+    ]
     # Said above in the push's terms: the order's customer is the record beside it.
-    skip = {f"{record_label(document, ['orders', 0])}: customer {ordered_by!r} is not in customers"}
-    placeholder_labels = {
-        record_label(document, ["products", len(given) + i]) for i in range(len(placeholders))
-    }
+    unwanted = f"{in_order}: customer {ordered_by!r} is not in customers"
     found = [
         problem
-        for problem in _export_problems(document, record_label(document, ["orders", 0]))
-        if problem not in skip
+        for problem in _export_problems(document, in_order)
+        if problem != unwanted
         # A placeholder is made from a line; the line's own problem is reported.
         and not any(problem.startswith(f"{prefix}: ") for prefix in placeholder_labels)
     ]
     problems += _relabelled(found, rename, label)
     if problems:
         return None, problems
-    return (
-        OrderRecord(
-            index=index,
-            updated_at=record["updated_at"],
-            order=dict(order),
-            customer=dict(customer),
-            products=tuple(dict(product) for product in given),
-        ),
-        [],
+    order_record = OrderRecord(
+        index=index,
+        updated_at=record["updated_at"],
+        order=dict(order),
+        customer=dict(customer),
+        products=tuple(dict(product) for product in products),
     )
+    return order_record, []
+
+
+def _check_lines(
+    label: str, order: Any, products: list[Mapping[str, Any]]
+) -> tuple[list[str], list[JsonObject]]:
+    """Problems between the lines and the record's products, and the placeholder products
+    PlatformSync makes for the lines' other SKUs (for validating the document)."""
+    problems: list[str] = []
+    lines = order.get("lines") if isinstance(order, Mapping) else None
+    by_sku = {
+        line["sku"]: line
+        for line in (lines if isinstance(lines, list) else [])
+        if isinstance(line, Mapping) and isinstance(line.get("sku"), str)
+    }
+    for i, product in enumerate(products):
+        if isinstance(product.get("sku"), str) and product["sku"] not in by_sku:
+            problems.append(f"{label}: products[{i}]: sku {product['sku']!r} is on no line")
+    given = {product.get("sku") for product in products}
+    placeholders = []
+    for sku, line in by_sku.items():
+        if sku in given:
+            continue
+        # Until a product record arrives, the line's SKU is stored under the line's name.
+        if not isinstance(line.get("name"), str):
+            problems.append(
+                f"{label}: order: line with sku {sku!r} needs a name, or a product record "
+                "for that sku in products"
+            )
+        placeholders.append(_placeholder(sku, line))
+    return problems, placeholders
+
+
+def _differ(email: Any, other: Any) -> bool:
+    """Two e-mail addresses that are not the same (case aside); False unless both are text."""
+    return isinstance(email, str) and isinstance(other, str) and email.lower() != other.lower()
 
 
 def _placeholder(sku: str, line: Mapping[str, Any]) -> JsonObject:
@@ -355,6 +365,7 @@ def _document(
     }
 
 
+@cache
 def _sku_pattern() -> re.Pattern[str]:
     return re.compile(export_schema()["definitions"]["sku"]["pattern"])
 
