@@ -85,6 +85,14 @@ class ValidateAddressChangeForm(VerifiedOrderForm):
         return validate_confirmation(value, {"new_address"})
 
 
+def utter_conflict(
+    dispatcher: CollectingDispatcher, conflict: OrderChangeConflict, order_number: str
+) -> None:
+    """The shop would not make the change: say why, truthfully, and offer a person."""
+    response = "utter_change_conflict" if conflict.order_moved_on else "utter_change_refused"
+    dispatcher.utter_message(response=response, order_number=order_number)
+
+
 class _SubmitChange(UsesServices, Action, ABC):
     """Shared start of the submit actions: locked? verified? which order? Then `submit`."""
 
@@ -113,8 +121,8 @@ class _SubmitChange(UsesServices, Action, ABC):
             # and the shopper must not be told it was. A retry reads before it writes again.
             logger.warning("%s: the shop's system is unavailable", self.name(), exc_info=True)
             dispatcher.utter_message(response="utter_change_unavailable", order_number=order.number)
-        except OrderChangeConflict:
-            dispatcher.utter_message(response="utter_change_conflict", order_number=order.number)
+        except OrderChangeConflict as conflict:
+            utter_conflict(dispatcher, conflict, order.number)
         return reset(*self.extra_slots)
 
     def _verified_order(
@@ -154,8 +162,8 @@ class ActionSubmitCancelOrder(_SubmitChange):
             return reset()
         try:
             result = self.services.order_commands.cancel(order.number)
-        except OrderChangeConflict:
-            dispatcher.utter_message(response="utter_change_conflict", order_number=order.number)
+        except OrderChangeConflict as conflict:
+            utter_conflict(dispatcher, conflict, order.number)
             return reset()
         if result.refund_reference:
             dispatcher.utter_message(
@@ -193,8 +201,8 @@ class ActionSubmitAddressChange(_SubmitChange):
                     new.line1, new.line2, new.city, new.region, new.postal_code, new.country
                 ),
             )
-        except OrderChangeConflict:
-            dispatcher.utter_message(response="utter_change_conflict", order_number=order.number)
+        except OrderChangeConflict as conflict:
+            utter_conflict(dispatcher, conflict, order.number)
             return reset()
         dispatcher.utter_message(
             response="utter_address_changed",

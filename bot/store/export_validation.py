@@ -273,7 +273,8 @@ class _RuleChecker:
                 if sku not in ordered:
                     self._report(path, f"sku {sku!r} is not on this order's lines")
                     continue
-                if isinstance(quantity, int):
+                # A rejected return took nothing back; the items may be returned again.
+                if isinstance(quantity, int) and request.get("status") != "rejected":
                     returned[sku] = returned.get(sku, 0) + quantity
                     if returned[sku] > ordered[sku]:
                         self._report(

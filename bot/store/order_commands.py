@@ -35,7 +35,12 @@ from bot.store.return_attachments import ReturnAttachment
 
 
 class OrderChangeConflict(RuntimeError):
-    """The order moved on (e.g. was packed) between the shopper's question and the change."""
+    """The shop would not make the change. Usually the order moved on (e.g. was packed) between
+    the shopper's question and the change; `order_moved_on` is False when the shop's system
+    refused for another reason (an address it will not take, an item it will not take back),
+    so the shopper is not told a wrong reason."""
+
+    order_moved_on: bool = True
 
 
 @dataclass(frozen=True)

@@ -289,3 +289,17 @@ def test_sync_state_round_trip(sync: PlatformSync) -> None:
     sync.set_state("shopify", "reconciled_until", "2026-12-01T12:00:00+00:00")
     sync.set_state("shopify", "reconciled_until", "2026-12-01T12:15:00+00:00")
     assert sync.state("shopify", "reconciled_until") == "2026-12-01T12:15:00+00:00"
+
+
+def test_a_declined_return_does_not_use_up_the_items(
+    sync: PlatformSync, database: Database
+) -> None:
+    def returned(rma: str, status: str) -> dict[str, Any]:
+        return {"rma_number": rma, "status": status, "reason": "too_small",
+                "condition": "unused", "created_at": "2026-12-01T09:00:00Z",
+                "lines": [{"sku": "TEE-BLUE-M", "quantity": 2}]}  # fmt: skip
+
+    delivered = shipped(parcel("JD0001", "delivered"))
+    delivered["returns"] = [returned("RMA-1", "rejected"), returned("RMA-2", "requested")]
+    assert sync.apply_order(update(delivered)).decision.apply
+    assert [r.status for r in stored(database).returns] == ["rejected", "requested"]

@@ -864,7 +864,9 @@ def _order_returns(
         except IncompletePayloadError as error:
             warnings.append(f"{error}; return not recorded")
             continue
-        for line in record["lines"]:
+        # A declined or cancelled return took nothing back: the items may be returned again.
+        counted = record["lines"] if record["status"] != ReturnStatus.REJECTED else []
+        for line in counted:
             returned[line["sku"]] = returned.get(line["sku"], 0) + line["quantity"]
         if any(sku not in ordered or count > ordered[sku] for sku, count in returned.items()):
             raise ShopifyPayloadError(path, "returns more items than the order has")

@@ -407,6 +407,7 @@ class ShopifyChangeRefused(OrderChangeConflict):
         super().__init__(message)
         self.refusal = refusal
         self.messages = tuple(messages)
+        self.order_moved_on = refusal in (Refusal.FULFILLED, Refusal.CANCELLED)
 
 
 @dataclass(frozen=True)
