@@ -96,12 +96,26 @@ class Services:
 def default_services() -> Services:
     settings = Settings.from_env()
     database = Database(settings.database_url)
+    policy = load_store_policy(settings.policy_file)
+    store: StorePort = StoreRepository(database)
+    commands: OrderChangesPort = OrderCommands(database)
+    if settings.shopify.configured:
+        # The shop is Shopify: answers only from a fresh copy, changes made on Shopify.
+        from bot.platforms.shopify.runtime import (
+            shopify_order_changes,
+            shopify_parts,
+            shopify_store,
+        )
+
+        parts = shopify_parts(settings.shopify, database, for_chat=True)
+        store = shopify_store(parts, settings.shopify, database)
+        commands = shopify_order_changes(parts, database, policy)
     return Services(
         settings=settings,
-        store=StoreRepository(database),
+        store=store,
         verification=VerificationPolicy(max_attempts=settings.max_verification_attempts),
-        policy=load_store_policy(settings.policy_file),
-        commands=OrderCommands(database),
+        policy=policy,
+        commands=commands,
         attempts=VerificationAttemptStore(database),
     )
 

@@ -18,8 +18,12 @@ def _say(text: str) -> None:
     print(f"relaydesk | {text}", flush=True)
 
 
-def prepare_store(settings: Settings, *, seed_demo: bool = True) -> None:
-    """Migrate the store and load the demo shop the first time (idempotent)."""
+def prepare_store(settings: Settings, *, seed_demo: bool | None = None) -> None:
+    """Migrate the store and load the demo shop the first time (idempotent). By default the
+    demo shop is loaded unless a real shop is connected (Shopify configured): its data comes
+    from `relaydesk connect shopify`, and demo orders must not mix with it."""
+    if seed_demo is None:
+        seed_demo = not settings.shopify.configured
     from bot.store.database import Database
     from bot.store.repository import StoreRepository
     from bot.store.seed import load_export
@@ -263,6 +267,36 @@ def cmd_shopify_check(_args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_connect_shopify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.platforms.shopify.connect import connect_shop
+    from bot.store.database import Database
+
+    settings = Settings.from_env()
+    if args.days is not None:
+        settings = settings.replace(shopify=settings.shopify.replace(backfill_days=args.days))
+    database = Database(settings.database_url)
+    bars: dict[str, tqdm] = {}
+
+    def progress(what: str, done: int, total: int | None) -> None:
+        bar = bars.get(what)
+        if bar is None:
+            bar = bars[what] = tqdm(desc=f"relaydesk | {what}", total=total, unit=" " + what)
+        bar.update(done - bar.n)
+
+    try:
+        database.migrate()
+        report = connect_shop(settings, database, progress=progress, subscribe=not args.no_webhooks)
+    finally:
+        for bar in bars.values():
+            bar.close()
+        database.dispose()
+    for line in report.lines:
+        print(f"relaydesk | shopify: {line}")
+    return 0 if report.ok else 1
+
+
 def cmd_rasa(args: argparse.Namespace) -> int:
     """Run any rasa command with relaydesk's environment (endpoints.yml needs it)."""
     from bot.processes.stack import rasa_environment, venv_bin, with_token
@@ -364,6 +398,21 @@ def build_parser() -> argparse.ArgumentParser:
     shopify_sub.add_parser(
         "check", help="check the SHOPIFY_* settings and that the Admin API token works"
     ).set_defaults(func=cmd_shopify_check)
+
+    connect = sub.add_parser("connect", help="connect a shop (see docs/shopify.md)")
+    connect_sub = connect.add_subparsers(dest="connect_command", required=True)
+    connect_shopify = connect_sub.add_parser(
+        "shopify",
+        help="check the token, register webhooks, backfill products and recent orders "
+        "(safe to re-run)",
+    )
+    connect_shopify.add_argument(
+        "--days", type=int, help="days of orders to backfill (default SHOPIFY_BACKFILL_DAYS)"
+    )
+    connect_shopify.add_argument(
+        "--no-webhooks", action="store_true", help="backfill only; register no webhooks"
+    )
+    connect_shopify.set_defaults(func=cmd_connect_shopify)
 
     rasa = sub.add_parser("rasa", help="any rasa command, with relaydesk's environment")
     rasa.add_argument("rasa_args", nargs=argparse.REMAINDER)

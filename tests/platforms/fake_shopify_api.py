@@ -108,6 +108,25 @@ class ManualClock:
             self._elapsed += seconds
 
 
+class WallClock(ManualClock):
+    """Real time instead of the manual kind, for a fake that serves another process (a running
+    stack, a CLI): its client sleeps for real, and the bucket must refill meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._origin = time.monotonic()
+
+    def monotonic(self) -> float:
+        return time.monotonic() - self._origin
+
+    def utc(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        time.sleep(seconds)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading a GraphQL document.
 

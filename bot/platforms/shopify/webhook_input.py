@@ -20,7 +20,9 @@ What a POST gets (docs/shopify.md has the same table):
   retries any non-2xx answer, so a duplicate must still be a success;
 - 503 when the store cannot be written, so that Shopify retries.
 
-The inbox is worked by a processor, later; this module only takes webhooks in.
+While the server runs, the inbox is worked by an `InboxWorker` in a thread of this process
+(bot/platforms/shopify/sync.py: webhooks → store, and the periodic reconciliation), started
+once all three SHOPIFY_* credentials are set.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.platforms.inbox_worker import InboxWorker, run_with_server
+from bot.platforms.shopify.runtime import inbox_worker, shopify_parts
 from bot.platforms.shopify.webhook_auth import (
     Refusal,
     WebhookHeaders,
@@ -75,11 +79,29 @@ class ShopifyWebhookInput(InputChannel):
         # The settings section, unless the credentials.yml entry names values of its own.
         settings = process_settings()
         config = with_credentials(settings.shopify, credentials)
-        return cls(config, PlatformInbox(shared_database(settings.database_url)))
+        database = shared_database(settings.database_url)
 
-    def __init__(self, config: ShopifySettings, inbox: PlatformInbox) -> None:
+        def worker() -> InboxWorker | None:
+            if not config.configured:
+                logger.warning(
+                    "shopify: webhooks are not processed until SHOPIFY_SHOP_DOMAIN, "
+                    "SHOPIFY_ADMIN_TOKEN and SHOPIFY_WEBHOOK_SECRET are set"
+                )
+                return None
+            return inbox_worker(shopify_parts(config, database), config, database)
+
+        return cls(config, PlatformInbox(database), worker)
+
+    def __init__(
+        self,
+        config: ShopifySettings,
+        inbox: PlatformInbox,
+        worker: Callable[[], InboxWorker | None] | None = None,
+    ) -> None:
         self.config = config
         self.inbox = inbox
+        #: Builds the inbox's worker when the server starts (None: stored, not processed).
+        self.worker = worker
 
     def missing_settings(self) -> list[str]:
         return [
@@ -89,7 +111,10 @@ class ShopifyWebhookInput(InputChannel):
         ]
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return webhook_blueprint(self, on_new_message)
+        blueprint = webhook_blueprint(self, on_new_message)
+        if self.worker is not None:
+            run_with_server(blueprint, self.worker)
+        return blueprint
 
     def get_output_channel(self) -> None:
         return None  # nobody to talk to
