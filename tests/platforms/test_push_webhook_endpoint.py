@@ -302,6 +302,12 @@ def with_field(record: dict[str, Any], **fields: Any) -> dict[str, Any]:
             "shipments"][0]["events"][0].update(status=["in_transit"]))]},
          "records[0] (order 10023): order: a value has a type the store export does not allow "
          "(unhashable type: 'list')"),
+        # Found by the fuzzing: values of types that cannot be looked up (500s, before).
+        ({"format_version": 1, "records": [{"type": ["order"]}]},
+         "records[0]: type must be 'order', 'product' or 'stock', not ['order']"),
+        ({"format_version": 1, "records": [with_field(order_record("10023"),
+                                                      products=[{"sku": ["x"]}])]},
+         "records[0] (order 10023): products[0]: sku: ['x'] is not of type 'string'"),
         ({"format_version": 1, "records": [other_buyer()]},
          "records[0] (order 10023): order.customer 'ava.martin@example.com' is not "
          "customer.email 'someone.else@example.com'"),

@@ -154,7 +154,7 @@ def _parse_record(index: int, record: Any) -> tuple[PushRecord | None, list[str]
     if not isinstance(record, Mapping):
         return None, [f"{here}: must be an object with a type"]
     kind = record.get("type")
-    if kind not in RECORD_FIELDS:
+    if not isinstance(kind, str) or kind not in RECORD_FIELDS:
         return None, [f"{here}: type must be 'order', 'product' or 'stock', not {kind!r}"]
     label = _label(index, kind, record)
     required, optional = RECORD_FIELDS[kind]
@@ -266,7 +266,7 @@ def _check_lines(
     for i, product in enumerate(products):
         if isinstance(product.get("sku"), str) and product["sku"] not in by_sku:
             problems.append(f"{label}: products[{i}]: sku {product['sku']!r} is on no line")
-    given = {product.get("sku") for product in products}
+    given = {product["sku"] for product in products if isinstance(product.get("sku"), str)}
     placeholders = []
     for sku, line in by_sku.items():
         if sku in given:
