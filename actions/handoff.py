@@ -33,7 +33,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.services import Services, default_services
+from actions.services import STORE_FAILURES, Services, default_services
 from bot.domain.clock import utc_now
 from bot.domain.store_policy import StorePolicy
 from bot.settings import HandoffSettings
@@ -115,8 +115,9 @@ class UsesHandoff:
     def shopper(self, tracker: Tracker) -> KnownShopper:
         try:
             return known_shopper(tracker, self.handoff.services.store)
-        except SQLAlchemyError:
-            # The store being down must not stop a handoff; the agent sees less context.
+        except STORE_FAILURES:
+            # The store (or Shopify) being down must not stop a handoff; the agent sees less
+            # context.
             logger.exception("store lookup failed while assessing the conversation")
             return KnownShopper(None, (), None)
 
