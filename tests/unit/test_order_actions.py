@@ -23,6 +23,8 @@ from actions.services import Services
 from bot.domain.verification import VerificationPolicy
 from bot.settings import Settings
 from bot.store.database import Database
+from bot.store.errors import StoreUnavailableError
+from bot.store.order_commands import CancelResult, OrderChangeConflict
 from bot.store.repository import StoreRepository
 from bot.store.seed import load_export
 
@@ -158,20 +160,65 @@ def test_locked_verification_says_so(services: Services) -> None:
 
 
 class UnreachableStore:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
     def find_order(self, number: str) -> None:
-        raise OperationalError("SELECT", {}, Exception("connection refused"))
+        raise self.error
 
 
+DATABASE_DOWN = OperationalError("SELECT", {}, Exception("connection refused"))
+SHOPIFY_DOWN = StoreUnavailableError("Shopify cannot be reached: 503")
+
+
+@pytest.mark.parametrize("error", [DATABASE_DOWN, SHOPIFY_DOWN], ids=["database", "shopify"])
 @pytest.mark.parametrize(
     "action",
     [ActionOrderStatus, ActionAskReturnItem, ActionAskConfirmed, ActionSubmitCancelOrder,
      ActionRefundStatus],
 )  # fmt: skip
 def test_an_unreachable_store_is_said_to_be_unavailable(
-    services: Services, action: type[Action]
+    services: Services, action: type[Action], error: Exception
 ) -> None:
-    down = replace(services, store=cast(StoreRepository, UnreachableStore()))
+    down = replace(services, store=cast(StoreRepository, UnreachableStore(error)))
     dispatcher = CollectingDispatcher()
     slots = {"order_number": "10023", "verified_order_numbers": ["10023"]}
     asyncio.run(action(down).run(dispatcher, tracker(slots), {}))
     assert [m["response"] for m in dispatcher.messages] == ["utter_order_lookup_unavailable"]
+
+
+class ShopCommands:
+    """Order changes as a shop system that is down, or that refuses, answers them."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    def cancel(self, number: str) -> CancelResult:
+        self.calls += 1
+        raise self.error
+
+
+class AddressRefused(OrderChangeConflict):
+    order_moved_on = False
+
+
+@pytest.mark.parametrize(
+    ("error", "response"),
+    [
+        (SHOPIFY_DOWN, "utter_change_unavailable"),
+        (OrderChangeConflict("order 10024 is already fulfilled"), "utter_change_conflict"),
+        (AddressRefused("Shopify: address is not valid"), "utter_change_refused"),
+    ],
+    ids=["shop down", "order moved on", "shop refused"],
+)
+def test_a_change_the_shop_does_not_confirm_is_never_reported_done(
+    services: Services, error: Exception, response: str
+) -> None:
+    commands = ShopCommands(error)
+    shop = replace(services, commands=cast(Any, commands))
+    dispatcher = CollectingDispatcher()
+    slots = {"order_number": "10024", "verified_order_numbers": ["10024"], "confirmed": "yes"}
+    asyncio.run(ActionSubmitCancelOrder(shop).run(dispatcher, tracker(slots), {}))
+    assert commands.calls == 1
+    assert [m["response"] for m in dispatcher.messages] == [response]
