@@ -4,8 +4,10 @@ for platform "push".
 Every record of the body is parsed into its update before the first is applied, so a body this
 relaydesk cannot use (`Unprocessable`, failed with its reason) changes nothing. Each update is
 then applied in its own transaction by PlatformSync; if one fails for a reason time may fix (the
-store is down), the whole body is retried later, and the records already applied are recognised
-as the same versions (same delivery id, same content) and change nothing the second time.
+store is down, a unique key taken by other data), the whole body is retried later, and the
+records already applied are recognised as the same versions (same delivery id, same content)
+and change nothing the second time (a stock level, which PlatformSync stamps with its
+`updated_at` only, is written again with the same value).
 
 Versions: `Stamp(updated_at, triggered_at=<signed timestamp>, event_id=<delivery id>)`. The
 record's `updated_at` orders versions (bot/domain/freshness.py); the signed timestamp breaks a
