@@ -13,6 +13,7 @@ thread, plus the platform's periodic jobs (the reconciliation), until `stop()`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -168,5 +169,7 @@ def run_with_server(blueprint: Any, build: Callable[[], InboxWorker | None]) -> 
 
     @blueprint.listener("before_server_stop")
     async def _stop(_app: Any, _loop: Any) -> None:
+        # stop() joins the thread (what it was doing is finished, or handed out again after
+        # its lease): not on the event loop.
         while running:
-            running.pop().stop()
+            await asyncio.get_running_loop().run_in_executor(None, running.pop().stop)

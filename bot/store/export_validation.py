@@ -238,9 +238,12 @@ class _RuleChecker:
             for index, event in _items(shipment.get("events"))
             if (occurred_at := _datetime(event.get("occurred_at"))) is not None
         ]
-        seen: dict[tuple[datetime, object], int] = {}
+        seen: dict[tuple[datetime, str], int] = {}
         for occurred_at, index, event in timed:
-            key = (occurred_at, event.get("status"))
+            status = event.get("status")
+            if not isinstance(status, str):
+                continue  # the schema pass has reported it; a list is not even hashable
+            key = (occurred_at, status)
             if key in seen:
                 self._report(
                     [*path, "events", index],

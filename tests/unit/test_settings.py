@@ -228,6 +228,7 @@ def test_every_variable_has_one_field() -> None:
         "json_api",
         "handoff",
         "shopify",
+        "store_push",
     }
     assert {path.split(".")[0] for path in names.values() if "." in path} == sections
 

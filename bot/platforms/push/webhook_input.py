@@ -38,11 +38,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.platforms.inbox_worker import InboxWorker
+from bot.platforms.inbox_worker import InboxWorker, run_with_server
 from bot.platforms.push.handler import PLATFORM
 from bot.platforms.push.records import FORMAT_VERSION, PushBodyError, parse_body
 from bot.platforms.push.signing import PushRefused, SignedDelivery, verify_delivery
-from bot.platforms.push.worker import push_worker, run_with_server
+from bot.platforms.push.worker import push_worker
 from bot.settings import StorePushSettings, process_settings
 from bot.store.platform_inbox import Acceptance, IncomingWebhook, PlatformInbox
 from channels.core.channel import shared_database, webhook_blueprint
@@ -104,8 +104,9 @@ class StorePushInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = webhook_blueprint(self, on_new_message)
         # Unconfigured, nothing can arrive: no thread polling an inbox that stays empty.
-        if self.worker is not None and not self.missing_settings():
-            run_with_server(blueprint, self.worker)
+        worker = self.worker
+        if worker is not None and not self.missing_settings():
+            run_with_server(blueprint, lambda: worker)
         return blueprint
 
     def get_output_channel(self) -> OutputChannel | None:
