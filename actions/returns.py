@@ -170,6 +170,16 @@ class ActionSubmitReturn(_SubmitChange):
                 SlotSet(DECISION_SLOT, handover.to_json()),
                 FollowupAction(HANDOFF_ACTION),
             ]
+        if result.awaiting_approval:
+            # The shop approves return requests itself (Shopify): no label until it has.
+            dispatcher.utter_message(
+                response="utter_return_requested",
+                rma_number=result.rma_number,
+                item=given.line.name,
+                inspection_days=policy.refund_inspection_business_days,
+                refund_amount=f"{given.line.unit_price * given.line.quantity:.2f} {order.currency}",
+            )
+            return [*reset(*RETURN_SLOTS), SlotSet("last_rma_number", result.rma_number)]
         label = policy.label_url_template.format(rma=result.rma_number)
         refund_by = add_business_days(
             self.services.today(),

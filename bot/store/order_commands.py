@@ -56,6 +56,9 @@ class ReturnResult:
     order: OrderView
     rma_number: str
     created_now: bool
+    #: The return is a request the shop still has to approve (Shopify's return requests):
+    #: no label yet, the shopper hears that it is with the team.
+    awaiting_approval: bool = False
 
 
 @dataclass(frozen=True)

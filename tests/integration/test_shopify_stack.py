@@ -234,3 +234,23 @@ def _later() -> str:
 def _now() -> str:
     # Shopify's updated_at: now, to the second (the reconciliation asks for recent changes).
     return (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_carrier_delay_becomes_an_event_and_the_shopper_hears_it(
+    shopify_stack: RunningStack, shop: FakeShopify, sender: ShopifySender, number: int
+) -> None:
+    order = shop.add_order(number, updated_at=_now())
+    fulfilment = shop.fulfil(order)
+    shop.set_fulfillment_status(order, "IN_TRANSIT")
+    deliver(shopify_stack, sender, "orders/fulfilled", shop.webhook_body(order))
+    eventually(lambda: stored_status(shopify_stack, number) == "shipped")
+    shop.set_fulfillment_status(order, "DELAYED", message="Weather delay at the hub")
+    # fulfillments/update names only the order: relaydesk re-reads it from the Admin API.
+    body = {"id": int(fulfilment.rsplit("/", 1)[-1]), "order_id": int(order.rsplit("/", 1)[-1]),
+            "status": "success", "shipment_status": "delayed", "updated_at": _now()}  # fmt: skip
+    deliver(shopify_stack, sender, "fulfillments/update", json.dumps(body).encode())
+    eventually(
+        lambda: ("shipment_status_changed", "delayed") in recorded_events(shopify_stack, number)
+    )
+    reply = ask_status(shopify_stack, f"shopper-{uuid.uuid4().hex[:8]}", number)
+    assert "delayed" in reply, reply

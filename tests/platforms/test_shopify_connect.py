@@ -185,3 +185,20 @@ def test_the_cli_command_runs(wall_clock_shop: FakeShopify, tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert "orders since 400 days: 3 read, 3 new or changed" in done.stdout
     assert f"{len(SUBSCRIBED_TOPICS)} registered" in done.stdout
+
+
+def test_an_order_relaydesk_cannot_take_is_listed_and_the_rest_are_loaded(
+    fake_shopify: FakeShopify, database: Database
+) -> None:
+    shop_with_orders(fake_shopify)
+    fake_shopify.add_order(30009, created_at=stamp(3), updated_at=stamp(3),
+                           lines=[Line(f"SKU-{i:02}") for i in range(11)])  # fmt: skip
+    report = connect_shop(
+        settings_for(fake_shopify), database, client_factory=client_of(fake_shopify),
+        clock=lambda: NOW,
+    )  # fmt: skip
+    assert report.ok, report.lines
+    assert list(report.orders_refused) == ["#30009"]
+    assert any("order #30009 not taken" in line for line in report.lines)
+    assert StoreRepository(database).find_order("30002") is not None
+    assert PlatformSync(database).state("shopify", RECONCILE_MARK) == NOW.isoformat()

@@ -17,7 +17,7 @@ from bot.store.database import Database
 from bot.store.errors import StoreUnavailableError
 from bot.store.platform_sync import PlatformSync
 from bot.store.repository import StoreRepository
-from tests.platforms.fake_shopify_api import FakeShopify
+from tests.platforms.fake_shopify_api import FakeShopify, Line
 
 MAX_AGE = timedelta(minutes=5)
 
@@ -129,3 +129,23 @@ def test_listed_orders_are_re_read_when_stale(
     clock.now += MAX_AGE + timedelta(seconds=1)
     listed = store.orders_for_customer(view.customer.id)
     assert [o.status for o in listed] == ["shipped"]
+
+
+def test_an_order_too_long_to_read_whole_is_not_presented(
+    fake_shopify: FakeShopify, parts: tuple[ShopifySync, ShopifyStore]
+) -> None:
+    _, store = parts
+    fake_shopify.add_order(20006, lines=[Line(f"SKU-{i:02}") for i in range(11)])
+    with pytest.raises(StoreUnavailableError):
+        store.find_order("20006")
+
+
+def test_an_order_deleted_on_shopify_is_not_answered_from_the_old_copy(
+    fake_shopify: FakeShopify, parts: tuple[ShopifySync, ShopifyStore], clock: Clock
+) -> None:
+    sync, store = parts
+    order = fake_shopify.add_order(20007)
+    sync.refresh_order(order.rsplit("/", 1)[-1])
+    del fake_shopify.orders[order]
+    clock.now += MAX_AGE + timedelta(seconds=1)
+    assert store.find_order("20007") is None

@@ -67,6 +67,7 @@ class ShopReader:
         self.reads: list[str] = []
         self.since: list[datetime] = []
         self.down = False
+        self.refused: dict[str, str] = {}
 
     def put(self, body: dict[str, Any]) -> None:
         self.orders[order_gid(str(body["id"]))] = copy.deepcopy(body)
@@ -332,3 +333,13 @@ def test_the_worker_marks_unusable_bodies_failed_with_the_reason(
         row = session.execute(select(PlatformWebhook)).scalar_one()
         assert row.status == WebhookStatus.FAILED
         assert (row.last_error or "").startswith("unprocessable: ")
+
+
+def test_an_order_edit_re_reads_its_order(
+    shopify: ShopifySync, reader: ShopReader, database: Database
+) -> None:
+    reader.put(open_order(id=int(ORDER_ID)))
+    edit = {"order_edit": {"id": 78912328, "order_id": int(ORDER_ID), "line_items": {}}}
+    shopify.handle(claimed("orders/edited", edit))
+    assert reader.reads == [order_gid(ORDER_ID)]
+    assert status_of(database) == "paid"

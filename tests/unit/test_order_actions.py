@@ -19,12 +19,13 @@ from actions.changes import ActionSubmitCancelOrder
 from actions.order_forms import ALREADY_VERIFIED
 from actions.orders import ActionOrderStatus, ValidateOrderStatusForm
 from actions.refunds import ActionRefundStatus
+from actions.returns import ActionSubmitReturn
 from actions.services import Services
 from bot.domain.verification import VerificationPolicy
 from bot.settings import Settings
 from bot.store.database import Database
 from bot.store.errors import StoreUnavailableError
-from bot.store.order_commands import CancelResult, OrderChangeConflict
+from bot.store.order_commands import CancelResult, OrderChangeConflict, ReturnResult
 from bot.store.repository import StoreRepository
 from bot.store.seed import load_export
 
@@ -222,3 +223,33 @@ def test_a_change_the_shop_does_not_confirm_is_never_reported_done(
     asyncio.run(ActionSubmitCancelOrder(shop).run(dispatcher, tracker(slots), {}))
     assert commands.calls == 1
     assert [m["response"] for m in dispatcher.messages] == [response]
+
+
+class ApprovalShop:
+    """Return requests as Shopify takes them: recorded, awaiting the shop's approval."""
+
+    def __init__(self, store: StoreRepository) -> None:
+        self.store = store
+
+    def request_return(self, number: str, order_line_id: int, **_: Any) -> ReturnResult:
+        view = self.store.find_order(number)
+        assert view is not None
+        return ReturnResult(view, "RMA-900000123", True, awaiting_approval=True)
+
+
+def test_a_return_the_shop_must_approve_is_not_described_as_open(services: Services) -> None:
+    view = services.store.find_order("10038")
+    assert view is not None
+    shop = replace(
+        services, commands=cast(Any, ApprovalShop(cast(StoreRepository, services.store)))
+    )
+    dispatcher = CollectingDispatcher()
+    slots = {
+        "order_number": "10038", "verified_order_numbers": ["10038"], "confirmed": "yes",
+        "return_item": str(view.lines[0].id), "return_reason": "too_small",
+        "return_condition": "unused",
+    }  # fmt: skip
+    asyncio.run(ActionSubmitReturn(shop).run(dispatcher, tracker(slots), {}))
+    responses = [m["response"] for m in dispatcher.messages]
+    assert responses == ["utter_return_requested"]
+    assert dispatcher.messages[0]["rma_number"] == "RMA-900000123"

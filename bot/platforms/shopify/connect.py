@@ -103,6 +103,7 @@ def connect_shop(
         except ShopifyError as error:
             report.fail(f"Shopify stopped answering: {error}; re-run to continue (safe)")
         report.api_cost = reader.query_cost
+        report.orders_refused.update(reader.refused)
     report.seconds = time.monotonic() - started
     report.lines.append(
         f"products: {report.products_read} variants read, {report.products_changed} new or "

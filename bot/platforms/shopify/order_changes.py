@@ -407,7 +407,9 @@ class ShopifyChangeRefused(OrderChangeConflict):
         super().__init__(message)
         self.refusal = refusal
         self.messages = tuple(messages)
-        self.order_moved_on = refusal in (Refusal.FULFILLED, Refusal.CANCELLED)
+        # Only a fulfilled order "moved on" (is being packed); a cancelled one is no reason to
+        # say so.
+        self.order_moved_on = refusal is Refusal.FULFILLED
 
 
 @dataclass(frozen=True)
@@ -658,7 +660,7 @@ class ShopifyOrderChanges:
             rma = str((acquired.done.response or {})["rma_number"])
             if attachments:
                 logger.info("shopify: photos sent again for %s are not added to Shopify", rma)
-            return ReturnResult(self._view(number, view), rma, False)
+            return ReturnResult(self._view(number, view), rma, False, awaiting_approval=True)
         claim, previous = self._claimed(acquired)
         state = self._read(claim, previous, gid, number)
         items = state.items_of(line.sku)
@@ -715,7 +717,8 @@ class ShopifyOrderChanges:
     ) -> ReturnResult:
         rma = rma_number_for_return(return_id)
         self._finish(claim, {"return_id": return_id, "return_name": name, "rma_number": rma})
-        return ReturnResult(self._refresh(number) or self._view(number, before), rma, True)
+        order = self._refresh(number) or self._view(number, before)
+        return ReturnResult(order, rma, True, awaiting_approval=True)
 
     def attachments_for(self, rma_number: str) -> list[Attachment]:
         """The photos sent with the return (in its Shopify customer note), and any relaydesk

@@ -33,6 +33,7 @@ from bot.platforms.shopify.mapping import (
     IncompletePayloadError,
     MappedOrder,
     MappedProduct,
+    ShopifyPayloadError,
     map_order,
     map_product,
 )
@@ -72,6 +73,10 @@ class ShopifyReader:
         self.requests = 0
         #: Page sizes Shopify found too costly, halved, by document: kept for later reads.
         self._shrunk: dict[str, int] = {}
+        #: Orders and products a listing skipped because relaydesk cannot take them (too long
+        #: to read in one page, or refused by the mapper), by name or id, with the reason. One
+        #: such record must not stop a backfill or a reconciliation of all the others.
+        self.refused: dict[str, str] = {}
 
     # -- orders ---------------------------------------------------------------------------------
     def order(self, graphql_id: str) -> MappedOrder | None:
@@ -100,7 +105,17 @@ class ShopifyReader:
 
     def _orders(self, document: str, query: str) -> Iterator[MappedOrder]:
         for node in self._paginate(document, {"query": query}, ("orders",), self.order_page):
-            yield self._map_order(node)
+            try:
+                mapped = self._map_order(node)
+            except ShopifyPayloadError as error:
+                self._refuse(node, error)
+                continue
+            yield mapped
+
+    def _refuse(self, node: dict[str, Any], error: ShopifyPayloadError) -> None:
+        name = str(node.get("name") or node.get("title") or node.get("id") or "?")
+        self.refused[name] = str(error)
+        logger.warning("shopify: %s skipped: %s", name, error)
 
     def _order_node(self, graphql_id: str) -> dict[str, Any] | None:
         node = self._execute(operations.ORDER, {"id": graphql_id}).get("order")
@@ -118,12 +133,17 @@ class ShopifyReader:
     def products(self) -> Iterator[MappedProduct]:
         """Every product, one MappedProduct (a record per variant) each."""
         for node in self._paginate(operations.PRODUCTS, {}, ("products",), self.product_page):
-            if product_truncated(node):
-                raise IncompletePayloadError(
-                    f"product {node.get('id')}",
-                    f"more than {operations.VARIANTS_FIRST} variants",
-                )
-            yield map_product(product_body(node))
+            try:
+                if product_truncated(node):
+                    raise IncompletePayloadError(
+                        f"product {node.get('id')}",
+                        f"more than {operations.VARIANTS_FIRST} variants",
+                    )
+                mapped = map_product(product_body(node))
+            except ShopifyPayloadError as error:
+                self._refuse(node, error)
+                continue
+            yield mapped
 
     def webhook_subscriptions(self) -> list[WebhookSubscription]:
         """The app's webhook subscriptions (connect compares before it subscribes)."""

@@ -26,6 +26,7 @@ from bot.store.platform_sync import ORDER, PlatformSync, SyncedRecord
 from bot.store.repository import StoreRepository
 
 from .admin_api import ShopifyError
+from .mapping import ShopifyPayloadError
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,16 @@ class ShopifyStore:
                 # Never synced: maybe a lost webhook. Ask Shopify before saying "no such order".
                 if not self._refresher.find_order_number(number):
                     return None
-            elif self._stale(record):
-                self._refresher.refresh_order(record.external_id)
+            elif self._stale(record) and self._refresher.refresh_order(record.external_id) is None:
+                return None  # deleted on Shopify: the old copy is no answer
         except ShopifyError as error:
             logger.warning("shopify: cannot check order %s now: %s", number, error)
             raise StoreUnavailableError(f"Shopify cannot be reached: {error}") from error
+        except ShopifyPayloadError as error:
+            # Shopify answered, but with an order relaydesk cannot read whole (e.g. more line
+            # items than one page): its current state is unknown, so it is not presented.
+            logger.warning("shopify: cannot read order %s in full: %s", number, error)
+            raise StoreUnavailableError(f"order {number} cannot be read in full") from error
         return self._local.find_order(number)
 
     def orders_for_customer(self, customer_id: int) -> list[OrderView]:
@@ -83,8 +89,8 @@ class ShopifyStore:
             if record is not None and self._stale(record):
                 try:
                     self._refresher.refresh_order(record.external_id)
-                except ShopifyError as error:
-                    raise StoreUnavailableError(f"Shopify cannot be reached: {error}") from error
+                except (ShopifyError, ShopifyPayloadError) as error:
+                    raise StoreUnavailableError(f"Shopify cannot be asked: {error}") from error
                 stale = True
         return self._local.orders_for_customer(customer_id) if stale else orders
 

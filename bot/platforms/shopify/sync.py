@@ -72,7 +72,6 @@ ORDER_TOPICS = frozenset(
         "orders/fulfilled",
         "orders/partially_fulfilled",
         "orders/paid",
-        "orders/edited",
     }
 )
 #: Topics whose body names an order that is then re-read whole.
@@ -91,6 +90,8 @@ ORDER_CHILD_TOPICS = frozenset(
         "returns/reopen",
         "returns/process",
         "returns/update",
+        # The body describes the edit ({"order_edit": {"order_id": ...}}), not the order.
+        "orders/edited",
     }
 )
 CHECKOUT_TOPICS = frozenset({"checkouts/create", "checkouts/update"})
@@ -128,6 +129,9 @@ class OrderReader(Protocol):
     def orders_updated_since(self, since: datetime) -> Iterator[MappedOrder]: ...
 
     def orders_numbered(self, number: str) -> Iterator[MappedOrder]: ...
+
+    @property
+    def refused(self) -> dict[str, str]: ...
 
 
 def order_gid(external_id: str) -> str:
@@ -236,6 +240,7 @@ class ShopifySync:
                         webhook.topic, incomplete, external_id)  # fmt: skip
             self.refresh_order(external_id)
             return
+        _log_warnings(mapped)
         result = self._sync.apply_order(
             order_update(mapped, triggered_at=webhook.triggered_at, event_id=webhook.event_id)
         )
@@ -244,13 +249,9 @@ class ShopifySync:
             self.refresh_order(mapped.order.external_id)
 
     def _child_webhook(self, topic: str, body: Any) -> None:
-        key = topic.split("/")[0].rstrip("s")  # fulfillment, fulfillment_event, refund, return
-        # Webhook bodies are the resource itself; a REST read wraps it ({"refund": {...}}).
-        wrapped = isinstance(body, dict) and isinstance(body.get(key), dict)
-        inner = body[key] if wrapped else body
-        external_id = _order_id_in(inner, "order_id") or _nested_order_id(inner)
+        external_id = _child_order_id(body)
         if external_id is None:
-            raise ShopifyPayloadError(f"{key}.order_id", "missing: cannot tell which order")
+            raise ShopifyPayloadError(f"{topic}: order_id", "missing: cannot tell which order")
         self.refresh_order(external_id)
 
     def _customer_webhook(self, webhook: ClaimedWebhook, body: Any) -> None:
@@ -293,6 +294,7 @@ class ShopifySync:
         if mapped is None:
             logger.warning("shopify: order %s is not in the shop (deleted?)", external_id)
             return None
+        _log_warnings(mapped)
         result = self._sync.apply_order(order_update(mapped, read_now=True))
         _log_result(mapped.order.record["number"], result)
         return result
@@ -312,6 +314,10 @@ class ShopifySync:
             if mapped.order.record["number"] == number:
                 self._sync.apply_order(order_update(mapped, read_now=True))
                 found = True
+        refused = self._reader.refused.get(f"#{number}") or self._reader.refused.get(number)
+        if not found and refused is not None:
+            # Shopify has it, relaydesk cannot read it whole: not "no such order".
+            raise ShopifyPayloadError(f"order {number}", refused)
         return found
 
     def reconcile(self) -> ReconcileReport:
@@ -368,12 +374,33 @@ def _order_id_in(body: Any, key: str) -> str | None:
     return None
 
 
+def _child_order_id(body: Any) -> str | None:
+    """The order a fulfilment, refund, return or order-edit body names. Webhook bodies are the
+    resource itself ({"order_id": ...}); a return names {"order": {"id": ...}}; an order edit
+    and a REST read wrap it ({"order_edit": {...}}, {"refund": {...}})."""
+    found = _order_id_in(body, "order_id") or _nested_order_id(body)
+    if found is None and isinstance(body, dict):
+        for inner in body.values():
+            if isinstance(inner, dict):
+                found = _order_id_in(inner, "order_id") or _nested_order_id(inner)
+                if found is not None:
+                    break
+    return found
+
+
 def _nested_order_id(body: Any) -> str | None:
     """returns/* bodies name the order as {"order": {"id": ...}} (or admin_graphql_api_id)."""
     if isinstance(body, dict) and isinstance(body.get("order"), dict):
         order = body["order"]
         return _order_id_in(order, "id") or _order_id_in(order, "admin_graphql_api_id")
     return None
+
+
+def _log_warnings(mapped: MappedOrder) -> None:
+    warnings = [*mapped.order.warnings, *mapped.customer.warnings]
+    if warnings:
+        logger.warning("shopify: order %s not carried over exactly: %s",
+                       mapped.order.record["number"], "; ".join(warnings))  # fmt: skip
 
 
 def _log_result(number: str, result: SyncResult) -> None:
