@@ -6,8 +6,8 @@ the prefix the README told operators to expose, and took any sender id, so posti
 order status of the shopper verified on that WhatsApp number. The web chat's socket took the
 conversation id from each message the same way.
 
-The store platform's webhook (/webhooks/shopify/webhook) is public too, and takes only what
-Shopify signed.
+The store platforms' webhooks (/webhooks/shopify/webhook, /webhooks/store_push/webhook) are
+public too, and take only what the shop's system signed.
 
 Also here: odd texts (blank, lone surrogates, 1 MB) on the stack's entry points, and the web
 chat page's framing headers.
@@ -39,6 +39,7 @@ from tests.channels.fake_providers import TWILIO, FakeProviders
 from tests.conftest import RunningStack
 from tests.integration.shop_factory import make_order
 from tests.platforms.shopify_webhooks import ShopifySender
+from tests.platforms.test_push_support import PushSender, order_record, push_body
 
 pytestmark = pytest.mark.integration
 
@@ -284,6 +285,28 @@ def test_the_shopify_webhook_is_public_but_takes_only_signed_webhooks(
         assert answer.status_code == (401 if configured else 503), answer.text
     with store.session() as session:
         assert session.execute(select(PlatformWebhook)).first() is None
+
+
+def test_the_store_push_webhook_is_public_but_takes_only_signed_pushes(
+    rasa_stack: RunningStack, store: Database
+) -> None:
+    # The generic webhook for other shop systems: off (503) without STORE_PUSH_SECRET, and
+    # a push signed with another secret, or not at all, is refused either way.
+    health = requests.get(f"{rasa_stack.rasa_url}/webhooks/store_push/", timeout=10)
+    assert health.status_code == 200  # Rasa mounted it from credentials.yml
+    configured = health.json()["status"] == "ok"
+    forged = PushSender(secrets=("not-the-shops-secret",)).delivery(
+        push_body(order_record("10023"))
+    )
+    unsigned = forged.with_headers({"X-Relaydesk-Signature": None})
+    for delivery in (forged, unsigned):
+        answer = delivery.post(rasa_stack.rasa_url)
+        assert answer.status_code == (401 if configured else 503), answer.text
+    with store.session() as session:
+        pushed = session.execute(
+            select(PlatformWebhook).where(PlatformWebhook.platform == "push")
+        ).first()
+        assert pushed is None
 
 
 # ------------------------------------------------------------------ odd texts
