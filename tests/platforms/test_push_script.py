@@ -33,16 +33,6 @@ SCRIPT = ROOT / "scripts" / "push_store_update.py"
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
-@pytest.fixture
 def served(database: Database) -> Iterator[ServedPush]:
     with serve_push(database) as served:
         yield served

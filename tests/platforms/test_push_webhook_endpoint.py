@@ -47,16 +47,6 @@ UNAUTHORISED = {"error": "invalid signature"}
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
-@pytest.fixture
 def served(database: Database) -> Iterator[ServedPush]:
     with serve_push(database) as served:
         yield served

@@ -32,16 +32,6 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PUBLIC = "https://support.northwind.example"
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
 def settings_for(fake: FakeShopify, **shopify: Any) -> Settings:
     return Settings.from_env({}).replace(
         public_url=PUBLIC,

@@ -45,16 +45,6 @@ DUPLICATE = {"status": "duplicate"}
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
-@pytest.fixture
 def intake(database: Database) -> Iterator[ServedIntake]:
     with serve_intake(database) as served:
         yield served
