@@ -187,6 +187,6 @@ class OrderEventRow(Base):
     subject: Mapped[str] = Column(String(64), nullable=False)
     before: Mapped[str | None] = Column(String(40), nullable=True)
     after: Mapped[str] = Column(String(40), nullable=False)
-    #: "shopify", "push", "relaydesk" (a change the bot made).
+    #: The platform whose sync saw it: "shopify", "push".
     source: Mapped[str] = Column(String(32), nullable=False)
     recorded_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, index=True)

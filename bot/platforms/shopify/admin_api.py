@@ -29,7 +29,8 @@ run), and a connection that was never made. After a 5xx or a timeout its outcome
 once: the caller must look at the order before saying anything, never send it again blindly.
 
 The named documents and typed wrappers live in bot/platforms/shopify/operations.py. The
-client takes plain constructor arguments; wiring it to settings comes later (issue 11).
+client takes plain constructor arguments; bot/platforms/shopify/runtime.py builds it from the
+settings for each process (patient in the Rasa server's worker, quick to give up in chat).
 """
 
 from __future__ import annotations
