@@ -297,6 +297,34 @@ def cmd_connect_shopify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_inbox(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot.store.database import Database
+    from bot.store.platform_inbox import PlatformInbox
+
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    try:
+        inbox = PlatformInbox(database)
+        platforms = [args.platform] if args.platform else inbox.platforms()
+        for platform in platforms:
+            if args.inbox_command == "retry":
+                _say(f"inbox {platform}: {inbox.retry_failed(platform)} failed webhooks due again")
+            elif args.inbox_command == "prune":
+                days = settings.platform_inbox_retention_days if args.days is None else args.days
+                pruned = inbox.prune(platform, older_than=timedelta(days=days))
+                _say(f"inbox {platform}: {pruned} processed webhooks over {days} days deleted")
+            else:
+                counts = ", ".join(f"{s.value} {n}" for s, n in inbox.counts(platform).items())
+                _say(f"inbox {platform}: {counts}")
+        if not platforms:
+            _say("inbox: empty")
+    finally:
+        database.dispose()
+    return 0
+
+
 def cmd_rasa(args: argparse.Namespace) -> int:
     """Run any rasa command with relaydesk's environment (endpoints.yml needs it)."""
     from bot.processes.stack import rasa_environment, venv_bin, with_token
@@ -398,6 +426,21 @@ def build_parser() -> argparse.ArgumentParser:
     shopify_sub.add_parser(
         "check", help="check the SHOPIFY_* settings and that the Admin API token works"
     ).set_defaults(func=cmd_shopify_check)
+
+    inbox = sub.add_parser(
+        "inbox", help="the store platforms' webhook inbox: status, retry failed, prune"
+    )
+    inbox_sub = inbox.add_subparsers(dest="inbox_command", required=True)
+    for name, text in (
+        ("status", "webhooks per platform and status"),
+        ("retry", "put failed webhooks back in the queue (after fixing the cause)"),
+        ("prune", "delete processed webhooks older than the retention"),
+    ):
+        command = inbox_sub.add_parser(name, help=text)
+        command.add_argument("--platform", help="shopify or push (default: all)")
+        if name == "prune":
+            command.add_argument("--days", type=int, help="default PLATFORM_INBOX_RETENTION_DAYS")
+        command.set_defaults(func=cmd_inbox)
 
     connect = sub.add_parser("connect", help="connect a shop (see docs/shopify.md)")
     connect_sub = connect.add_subparsers(dest="connect_command", required=True)

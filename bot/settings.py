@@ -367,6 +367,9 @@ class Settings(Section):
     models_dir: Path = Field(REPO_ROOT / "models", env="MODELS_DIR")
     #: Verification attempts before the bot stops asking and offers a person.
     max_verification_attempts: int = Field(3, env="MAX_VERIFICATION_ATTEMPTS")
+    #: Days a processed store-platform webhook (Shopify, store push) is kept in the inbox
+    #: before it is deleted (the bodies hold customer data). 0: kept for ever.
+    platform_inbox_retention_days: int = Field(30, env="PLATFORM_INBOX_RETENTION_DAYS")
 
     #: Messaging channels, how they send, the web chat and the JSON endpoint.
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)

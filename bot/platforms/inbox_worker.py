@@ -154,6 +154,18 @@ class InboxWorker:
         self._inbox.mark_done(claim)
 
 
+#: How often a worker deletes processed webhooks past their retention.
+PRUNE_INTERVAL = 3600.0
+
+
+def prune_job(inbox: PlatformInbox, platform: str, retention_days: int) -> PeriodicJob:
+    """The hourly deletion of `platform`'s processed webhooks older than `retention_days`
+    (0: never)."""
+    interval = PRUNE_INTERVAL if retention_days > 0 else 0.0
+    older_than = timedelta(days=retention_days)
+    return PeriodicJob("prune", interval, lambda: inbox.prune(platform, older_than=older_than))
+
+
 def run_with_server(blueprint: Any, build: Callable[[], InboxWorker | None]) -> None:
     """Runs the worker `build()` makes (None: nothing to run) while the Sanic server that serves
     `blueprint` runs: started after the server starts, stopped before it stops. Built then, not

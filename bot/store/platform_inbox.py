@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -261,6 +261,42 @@ class PlatformInbox:
             return bool(rows_changed(result) == 1)
 
     # ------------------------------------------------------------------ looking
+
+    def retry_failed(self, platform: str) -> int:
+        """Puts every FAILED row of `platform` back to PENDING, due now (an operator's retry
+        after fixing the cause); returns how many. Their `last_error` stays until they pass."""
+        with self._database.session() as session:
+            result = session.execute(
+                update(PlatformWebhook)
+                .where(
+                    PlatformWebhook.platform == platform,
+                    PlatformWebhook.status == WebhookStatus.FAILED,
+                )
+                .values(status=WebhookStatus.PENDING, next_attempt_at=None, processed_at=None)
+            )
+            return rows_changed(result)
+
+    def prune(self, platform: str, *, older_than: timedelta) -> int:
+        """Deletes DONE rows of `platform` processed more than `older_than` ago (their bodies
+        hold customer data); returns how many. Safe for ordering: a late redelivery of a pruned
+        webhook is stored again, and the sync's ordering rule (bot/domain/freshness.py) finds
+        the version it carries already applied or older."""
+        cutoff = self._clock() - older_than
+        with self._database.session() as session:
+            result = session.execute(
+                delete(PlatformWebhook).where(
+                    PlatformWebhook.platform == platform,
+                    PlatformWebhook.status == WebhookStatus.DONE,
+                    PlatformWebhook.processed_at < cutoff,
+                )
+            )
+            return rows_changed(result)
+
+    def platforms(self) -> list[str]:
+        with self._database.session() as session:
+            return sorted(
+                session.execute(select(PlatformWebhook.platform).distinct()).scalars().all()
+            )
 
     def counts(self, platform: str) -> dict[WebhookStatus, int]:
         """Rows of `platform` per status (every status, zeros included)."""

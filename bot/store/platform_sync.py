@@ -10,7 +10,8 @@ then, in one transaction per update:
    delivery changes nothing;
 2. upserts the records through the export loader (the same validation and natural keys as a
    store export), keeping products it already has (an order body knows nothing of stock);
-   an order update is the order's full state, so a parcel no longer on it is removed;
+   an order update is the order's full state, so a parcel or a line no longer on it is removed
+   (a line a return names stays);
 3. compares the order before and after (`bot.domain.order_events`) and records the events;
 4. stores the new stamp and `synced_at`, the time relaydesk last had the record from the
    platform itself: what "fresh enough to answer from" is measured on.
@@ -38,7 +39,7 @@ from bot.domain.views import OrderView
 from bot.store.database import Database
 from bot.store.identifiers import normalise_email
 from bot.store.mapping import order_view
-from bot.store.models import Customer, Order, Product, Shipment
+from bot.store.models import Customer, Order, OrderLine, Product, ReturnLine, Shipment
 from bot.store.platform_models import (
     OrderEventRow,
     PlatformRecord,
@@ -363,6 +364,7 @@ class PlatformSync:
             )
             session.flush()
             _remove_parcels_not_in(session, number, update.order.get("shipments", []))
+            _remove_lines_not_in(session, number, update.order.get("lines", []))
             session.expire_all()
             after = _order_view(session, number)
             assert after is not None  # just loaded
@@ -537,6 +539,19 @@ def _remove_parcels_not_in(session: Session, number: str, shipments: Iterable[Js
     query = delete(Shipment).where(Shipment.order_id == order_id)
     if kept:
         query = query.where(Shipment.tracking_number.not_in(kept))
+    session.execute(query.execution_options(synchronize_session=False))
+
+
+def _remove_lines_not_in(session: Session, number: str, lines: Iterable[JsonObject]) -> None:
+    """Lines an order edit removed. A line a return names stays: the return still happened."""
+    kept = {line["sku"] for line in lines}
+    order_id = select(Order.id).where(Order.number == number).scalar_subquery()
+    returned = select(ReturnLine.order_line_id)
+    query = delete(OrderLine).where(
+        OrderLine.order_id == order_id,
+        OrderLine.sku.not_in(kept),
+        OrderLine.id.not_in(returned),
+    )
     session.execute(query.execution_options(synchronize_session=False))
 
 

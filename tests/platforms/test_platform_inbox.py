@@ -299,3 +299,67 @@ def test_concurrent_processors_claim_a_row_once(database: Database) -> None:
 
     assert len(claimed) == 1
     assert rows(database)[0]["attempts"] == 1
+
+
+# ------------------------------------------------------------------ operating
+
+
+def test_an_operator_retry_puts_failed_rows_back(inbox: PlatformInbox, clock: Clock) -> None:
+    for number in (1, 2):
+        inbox.accept(webhook(number))
+        claim = inbox.claim_next("shopify")
+        assert claim is not None
+        inbox.mark_failed(claim, "unprocessable: order.id: missing")
+    assert inbox.retry_failed("push") == 0
+    assert inbox.retry_failed("shopify") == 2
+    again = inbox.claim_next("shopify")
+    assert again is not None and again.last_error == "unprocessable: order.id: missing"
+    assert again.attempts == 2
+
+
+def test_pruning_deletes_only_processed_rows_past_the_retention(
+    inbox: PlatformInbox, clock: Clock
+) -> None:
+    for number in (1, 2, 3):
+        inbox.accept(webhook(number))
+    done_early = inbox.claim_next("shopify")
+    assert done_early is not None
+    inbox.mark_done(done_early)
+    clock.advance(timedelta(days=20))
+    done_late = inbox.claim_next("shopify")
+    assert done_late is not None
+    inbox.mark_done(done_late)
+    clock.advance(timedelta(days=11))  # the first is 31 days old, the second 11
+    assert inbox.prune("shopify", older_than=timedelta(days=30)) == 1
+    assert inbox.counts("shopify")[WebhookStatus.DONE] == 1
+    assert inbox.counts("shopify")[WebhookStatus.PENDING] == 1  # never pruned
+    # Pruned, a late redelivery is stored again (the sync's ordering rule then decides).
+    assert inbox.accept(webhook(1)).outcome is Outcome.ACCEPTED
+    assert inbox.platforms() == ["shopify"]
+
+
+def test_the_inbox_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    database.migrate()
+    inbox = PlatformInbox(database)
+    inbox.accept(webhook(1))
+    claim = inbox.claim_next("shopify")
+    assert claim is not None
+    inbox.mark_failed(claim, "unprocessable: no order")
+    database.dispose()
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+    def relaydesk(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "inbox", *args], env=env, capture_output=True,
+            text=True, timeout=60, cwd=Path(__file__).resolve().parents[2], check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    assert "inbox shopify: pending 0, processing 0, done 0, failed 1" in relaydesk("status")
+    assert "1 failed webhooks due again" in relaydesk("retry", "--platform", "shopify")
+    assert "pending 1" in relaydesk("status")
+    assert "0 processed webhooks over 30 days deleted" in relaydesk("prune")

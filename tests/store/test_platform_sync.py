@@ -303,3 +303,12 @@ def test_a_declined_return_does_not_use_up_the_items(
     delivered["returns"] = [returned("RMA-1", "rejected"), returned("RMA-2", "requested")]
     assert sync.apply_order(update(delivered)).decision.apply
     assert [r.status for r in stored(database).returns] == ["rejected", "requested"]
+
+
+def test_a_line_an_order_edit_removed_is_removed(sync: PlatformSync, database: Database) -> None:
+    cap = {"sku": "CAP-RED", "quantity": 1, "unit_price": "5.00", "name": "Cap"}
+    two_lines = order(lines=[*order()["lines"], cap], subtotal="45.00", total="50.00")
+    sync.apply_order(update(two_lines))
+    assert [line.sku for line in stored(database).lines] == ["TEE-BLUE-M", "CAP-RED"]
+    sync.apply_order(update(order(), T0 + timedelta(minutes=1)))
+    assert [line.sku for line in stored(database).lines] == ["TEE-BLUE-M"]

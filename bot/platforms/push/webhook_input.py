@@ -82,7 +82,8 @@ class StorePushInput(InputChannel):
         settings = process_settings()
         config = with_credentials(settings.store_push, credentials)
         database = shared_database(settings.database_url)
-        return cls(config, PlatformInbox(database), worker=push_worker(database))
+        worker = push_worker(database, retention_days=settings.platform_inbox_retention_days)
+        return cls(config, PlatformInbox(database), worker=worker)
 
     def __init__(
         self,

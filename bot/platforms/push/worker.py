@@ -5,7 +5,7 @@ on the event loop.
 
 from __future__ import annotations
 
-from bot.platforms.inbox_worker import InboxWorker
+from bot.platforms.inbox_worker import InboxWorker, prune_job
 from bot.platforms.push.handler import PLATFORM, PushHandler
 from bot.store.database import Database
 from bot.store.platform_inbox import PlatformInbox
@@ -15,11 +15,16 @@ from bot.store.platform_sync import PlatformSync
 POLL_INTERVAL = 0.5
 
 
-def push_worker(database: Database, *, poll_interval: float = POLL_INTERVAL) -> InboxWorker:
-    """The worker applying stored pushes to the store in `database`."""
+def push_worker(
+    database: Database, *, poll_interval: float = POLL_INTERVAL, retention_days: int = 30
+) -> InboxWorker:
+    """The worker applying stored pushes to the store in `database`, pruning processed ones
+    older than `retention_days` (0: never)."""
+    inbox = PlatformInbox(database)
     return InboxWorker(
-        PlatformInbox(database),
+        inbox,
         PLATFORM,
         PushHandler(PlatformSync(database)),
+        jobs=[prune_job(inbox, PLATFORM, retention_days)],
         poll_interval=poll_interval,
     )

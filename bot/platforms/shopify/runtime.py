@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from bot.domain.clock import utc_now
 from bot.domain.store_policy import StorePolicy
 from bot.domain.views import OrderView
-from bot.platforms.inbox_worker import InboxWorker, PeriodicJob
+from bot.platforms.inbox_worker import InboxWorker, PeriodicJob, prune_job
 from bot.settings import ShopifySettings
 from bot.store.database import Database
 from bot.store.order_commands import OrderCommands
@@ -71,10 +71,21 @@ def shopify_parts(
     return ShopifyParts(client, reader, sync)
 
 
-def inbox_worker(parts: ShopifyParts, config: ShopifySettings, database: Database) -> InboxWorker:
-    """The worker of Shopify's webhook inbox, with the reconciliation as its periodic job."""
-    jobs = [PeriodicJob("reconciliation", config.reconcile_interval_seconds, parts.sync.reconcile)]
-    return InboxWorker(PlatformInbox(database), PLATFORM, parts.sync.handle, jobs=jobs)
+def inbox_worker(
+    parts: ShopifyParts,
+    config: ShopifySettings,
+    database: Database,
+    *,
+    retention_days: int = 30,
+) -> InboxWorker:
+    """The worker of Shopify's webhook inbox, with the reconciliation and the pruning of
+    processed webhooks as its periodic jobs."""
+    inbox = PlatformInbox(database)
+    jobs = [
+        PeriodicJob("reconciliation", config.reconcile_interval_seconds, parts.sync.reconcile),
+        prune_job(inbox, PLATFORM, retention_days),
+    ]
+    return InboxWorker(inbox, PLATFORM, parts.sync.handle, jobs=jobs)
 
 
 def shopify_store(

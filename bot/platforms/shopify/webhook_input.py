@@ -88,7 +88,12 @@ class ShopifyWebhookInput(InputChannel):
                     "SHOPIFY_ADMIN_TOKEN and SHOPIFY_WEBHOOK_SECRET are set"
                 )
                 return None
-            return inbox_worker(shopify_parts(config, database), config, database)
+            return inbox_worker(
+                shopify_parts(config, database),
+                config,
+                database,
+                retention_days=settings.platform_inbox_retention_days,
+            )
 
         return cls(config, PlatformInbox(database), worker)
 
