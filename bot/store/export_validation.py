@@ -126,7 +126,8 @@ class _RuleChecker:
         self._unique_keys("customers", "phone")
         skus = self._unique_keys("products", "sku")
         self._unique_keys("orders", "number")
-        self._unique_nested("shipments", "tracking_number", "tracking number")
+        # Per order: two orders shipped in one box share the carrier's tracking number.
+        self._unique_nested("shipments", "tracking_number", "tracking number", per_order=True)
         self._unique_nested("returns", "rma_number", "RMA number")
         self._unique_nested("refunds", "reference", "refund reference")
         for index, order in _records(self._data, "orders"):
@@ -150,9 +151,13 @@ class _RuleChecker:
                 seen[canonical] = index
         return set(seen)
 
-    def _unique_nested(self, collection: str, key: str, what: str) -> None:
+    def _unique_nested(
+        self, collection: str, key: str, what: str, *, per_order: bool = False
+    ) -> None:
         seen: dict[str, list[str | int]] = {}
         for order_index, order in _records(self._data, "orders"):
+            if per_order:
+                seen = {}
             for index, record in _items(order.get(collection)):
                 value = record.get(key)
                 if not isinstance(value, str):

@@ -189,6 +189,9 @@ class OrderLine(Base):
 
 class Shipment(Base):
     __tablename__ = "shipments"
+    # Unique per order, not in the whole shop: two orders shipped in one box share the
+    # carrier's tracking number (migration 0009_shipments_per_order).
+    __table_args__ = (UniqueConstraint("order_id", "tracking_number"),)
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     order_id: Mapped[int] = Column(
@@ -196,7 +199,7 @@ class Shipment(Base):
     )
     carrier: Mapped[str] = Column(String(32), nullable=False)
     service: Mapped[str] = Column(String(64), nullable=False)
-    tracking_number: Mapped[str] = Column(String(64), nullable=False, unique=True)
+    tracking_number: Mapped[str] = Column(String(64), nullable=False)
     tracking_url: Mapped[str] = Column(String(500), nullable=False)
     status: Mapped[ShipmentStatus] = Column(vocabulary(ShipmentStatus, "status"), nullable=False)
     shipped_at: Mapped[datetime | None] = Column(UTCDateTime, nullable=True)

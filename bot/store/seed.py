@@ -294,7 +294,7 @@ class _ExportLoader:
         shipment = self._upsert(
             "shipments",
             Shipment,
-            existing.shipments.get(record["tracking_number"]),
+            existing.shipments.get((order.number, record["tracking_number"])),
             order=order,
             carrier=record["carrier"],
             service=record["service"],
@@ -404,7 +404,8 @@ class _Existing:
     """Rows the export's natural keys already match, fetched in a few queries up front."""
 
     orders: dict[str, Order]
-    shipments: dict[str, Shipment]
+    #: By (order number, tracking number): two orders in one box share a tracking number.
+    shipments: dict[tuple[str, str], Shipment]
     returns: dict[str, ReturnRequest]
     refunds: dict[str, Refund]
 
@@ -420,12 +421,7 @@ class _Existing:
                 [order["number"] for order in orders],
                 selectinload(Order.lines),
             ),
-            shipments=_by_key(
-                session,
-                Shipment.tracking_number,
-                nested("shipments", "tracking_number"),
-                selectinload(Shipment.events),
-            ),
+            shipments=_shipments_by_order(session, nested("shipments", "tracking_number")),
             returns=_by_key(
                 session,
                 ReturnRequest.rma_number,
@@ -434,6 +430,23 @@ class _Existing:
             ),
             refunds=_by_key(session, Refund.reference, nested("refunds", "reference")),
         )
+
+
+def _shipments_by_order(
+    session: Session, tracking_numbers: Sequence[str]
+) -> dict[tuple[str, str], Shipment]:
+    rows: dict[tuple[str, str], Shipment] = {}
+    unique = sorted(set(tracking_numbers))
+    for start in range(0, len(unique), _LOOKUP_CHUNK):
+        found = session.execute(
+            select(Shipment, Order.number)
+            .join(Order, Order.id == Shipment.order_id)
+            .where(Shipment.tracking_number.in_(unique[start : start + _LOOKUP_CHUNK]))
+            .options(selectinload(Shipment.events))
+        ).all()
+        for shipment, number in found:
+            rows[(number, shipment.tracking_number)] = shipment
+    return rows
 
 
 def _by_key(

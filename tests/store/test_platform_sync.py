@@ -312,3 +312,18 @@ def test_a_line_an_order_edit_removed_is_removed(sync: PlatformSync, database: D
     assert [line.sku for line in stored(database).lines] == ["TEE-BLUE-M", "CAP-RED"]
     sync.apply_order(update(order(), T0 + timedelta(minutes=1)))
     assert [line.sku for line in stored(database).lines] == ["TEE-BLUE-M"]
+
+
+def test_two_orders_shipped_in_one_box_keep_their_parcel(
+    sync: PlatformSync, database: Database
+) -> None:
+    box = parcel("JD0001")
+    sync.apply_order(update(shipped(box)))
+    second = OrderUpdate(
+        platform="shopify", external_id="820982911946154509",
+        order=copy.deepcopy({**shipped(box), "number": "20002"}), customer=customer(),
+        stamp=Stamp(T0),
+    )  # fmt: skip
+    sync.apply_order(second)
+    assert [s.tracking_number for s in stored(database, "20001").shipments] == ["JD0001"]
+    assert [s.tracking_number for s in stored(database, "20002").shipments] == ["JD0001"]

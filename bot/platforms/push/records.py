@@ -375,8 +375,9 @@ def _sku_pattern() -> re.Pattern[str]:
 
 def _duplicates(records: list[PushRecord]) -> Iterator[str]:
     """Keys a body may hold once: one record per order, product and stock level (the latest
-    state, once), and the nested keys the store keeps unique (a tracking number on two orders
-    could never be stored)."""
+    state, once), and the nested keys the store keeps unique in the whole shop (an RMA number or
+    a refund reference on two orders could never be stored; a tracking number may be shared by
+    orders shipped in one box)."""
     checks: list[tuple[str, Callable[[PushRecord], list[str]]]] = [
         ("order", lambda r: [r.number] if isinstance(r, OrderRecord) else []),
         ("product", lambda r: [r.sku] if isinstance(r, ProductRecord) else []),
@@ -384,7 +385,6 @@ def _duplicates(records: list[PushRecord]) -> Iterator[str]:
             "stock level",
             lambda r: [f"{r.sku} at {r.location}"] if isinstance(r, StockRecord) else [],
         ),
-        ("tracking number", lambda r: _nested(r, "shipments", "tracking_number")),
         ("RMA number", lambda r: _nested(r, "returns", "rma_number")),
         ("refund reference", lambda r: _nested(r, "refunds", "reference")),
     ]
