@@ -262,6 +262,21 @@ class PlatformInbox:
 
     # ------------------------------------------------------------------ looking
 
+    def waiting_since(self, platform: str, since: datetime) -> bool:
+        """Whether webhooks of `platform` received after `since` are still waiting (pending or
+        being processed): a copy synced at `since` may then be older than what they carry."""
+        with self._database.session() as session:
+            found = session.execute(
+                select(PlatformWebhook.id)
+                .where(
+                    PlatformWebhook.platform == platform,
+                    PlatformWebhook.status.in_((WebhookStatus.PENDING, WebhookStatus.PROCESSING)),
+                    PlatformWebhook.received_at > since,
+                )
+                .limit(1)
+            ).first()
+            return found is not None
+
     def retry_failed(self, platform: str) -> int:
         """Puts every FAILED row of `platform` back to PENDING, due now (an operator's retry
         after fixing the cause); returns how many. Their `last_error` stays until they pass."""

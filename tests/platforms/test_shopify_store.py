@@ -14,6 +14,7 @@ from bot.platforms.shopify.store import ShopifyStore
 from bot.platforms.shopify.sync import ShopifySync
 from bot.store.database import Database
 from bot.store.errors import StoreUnavailableError
+from bot.store.platform_inbox import IncomingWebhook, PlatformInbox
 from bot.store.platform_sync import PlatformSync
 from bot.store.repository import StoreRepository
 from tests.platforms.fake_shopify_api import FakeShopify, Line
@@ -138,3 +139,29 @@ def test_an_order_deleted_on_shopify_is_not_answered_from_the_old_copy(
     del fake_shopify.orders[order]
     clock.now += MAX_AGE + timedelta(seconds=1)
     assert store.find_order("20007") is None
+
+
+def test_a_copy_with_webhooks_waiting_behind_it_is_re_read(
+    fake_shopify: FakeShopify, database: Database, clock: Clock
+) -> None:
+    client = fake_shopify.client(max_attempts=2, timeout=0.5)
+    sync = ShopifySync(PlatformSync(database, clock=clock), ShopifyReader(client), clock=clock)
+    inbox = PlatformInbox(database, clock=clock)
+    store = ShopifyStore(
+        StoreRepository(database), sync.platform_sync, sync, max_age=MAX_AGE, inbox=inbox,
+        clock=clock,
+    )  # fmt: skip
+    order = fake_shopify.add_order(20008)
+    sync.refresh_order(order.rsplit("/", 1)[-1])
+    fake_shopify.fulfil(order)
+    clock.now += timedelta(seconds=30)  # fresh by age, but a burst is being worked through
+    inbox.accept(
+        IncomingWebhook(
+            platform="shopify", webhook_id="w-1", topic="orders/fulfilled",
+            shop_domain="northwind.myshopify.com", api_version="2026-07",
+            body=fake_shopify.webhook_body(order).decode(),
+        )
+    )  # fmt: skip
+    view = store.find_order("20008")
+    assert view is not None and view.status == "shipped"
+    client.close()

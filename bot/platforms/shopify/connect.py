@@ -63,7 +63,8 @@ class ConnectReport:
     orders_changed: int = 0
     #: Orders Shopify has that relaydesk could not take (with the reason), by order name.
     orders_refused: dict[str, str] = field(default_factory=dict)
-    #: The Admin API's actual query cost of the whole run (points).
+    #: The Admin API's actual query cost of the reads (points; the token check and the
+    #: subscriptions add about 10 points each).
     api_cost: float = 0.0
     seconds: float = 0.0
 
@@ -113,7 +114,9 @@ def connect_shop(
     )
     for name, reason in list(report.orders_refused.items())[:10]:
         report.lines.append(f"  order {name} not taken: {reason}")
-    report.lines.append(f"Admin API cost: {report.api_cost:.0f} points in {report.seconds:.1f} s")
+    report.lines.append(
+        f"Admin API cost of the reads: {report.api_cost:.0f} points in {report.seconds:.1f} s"
+    )
     return report
 
 

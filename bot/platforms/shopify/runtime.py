@@ -100,6 +100,7 @@ def shopify_store(
         parts.sync.platform_sync,
         parts.sync,
         max_age=timedelta(seconds=config.order_max_age_seconds),
+        inbox=PlatformInbox(database, clock=clock),
         clock=clock,
     )
 

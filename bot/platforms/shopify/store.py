@@ -22,6 +22,7 @@ from typing import Protocol
 from bot.domain.clock import utc_now
 from bot.domain.views import CustomerView, OrderView
 from bot.store.errors import StoreUnavailableError
+from bot.store.platform_inbox import PlatformInbox
 from bot.store.platform_sync import ORDER, PlatformSync, SyncedRecord
 from bot.store.repository import StoreRepository
 
@@ -54,9 +55,11 @@ class ShopifyStore:
         refresher: OrderRefresher,
         *,
         max_age: timedelta,
+        inbox: PlatformInbox | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._local = local
+        self._inbox = inbox
         self._sync = sync
         self._refresher = refresher
         self._max_age = max_age
@@ -110,4 +113,6 @@ class ShopifyStore:
         return self._local.is_empty()
 
     def _stale(self, record: SyncedRecord) -> bool:
-        return record.needs_refresh or self._clock() - record.synced_at > self._max_age
+        if record.needs_refresh or self._clock() - record.synced_at > self._max_age:
+            return True
+        return self._inbox is not None and self._inbox.waiting_since(PLATFORM, record.synced_at)
