@@ -10,7 +10,8 @@ subset (SCHEMA below, field names as in Shopify's documentation), so a misspelt 
 missing required variable gets Shopify's kind of GraphQL error, and each answer carries only
 the fields selected, as a real one does.
 
-What it answers: `shop`, `order(id:)`, `orders(first:, after:, query:, sortKey:)` (searches
+What it answers: `shop`, `order(id:)`, `fulfillment(id:)`, `refund(id:)`, `return(id:)`,
+`orders(first:, after:, query:, sortKey:)` (searches
 `updated_at:>'...'` and `created_at:>='...'`; sort UPDATED_AT, CREATED_AT or ID; cursor pages),
 `products(...)` and `webhookSubscriptions(...)`, and the mutations `orderCancel` (marks the
 order cancelled, or orderCancelUserErrors NOT_FOUND / INVALID), `orderUpdate` (changes the
@@ -18,7 +19,9 @@ shipping address and note), `returnRequest` (creates a REQUESTED return for fulf
 items) and `webhookSubscriptionCreate`. Orders are full: line items, customer, money sets,
 addresses, fulfilments with tracking, events and line items, refunds with transactions,
 returns (kept in `returns`, answered through the ReturnLineItem inline fragment). Nested
-connections are stored as {"nodes": [...]} and answered cut to their `first` / `last`.
+connections are stored as {"nodes": [...]} and answered cut to their `first` / `last`, from
+their `after` cursor on; plain lists with `first` (fulfillments, refunds, trackingInfo) are
+cut to it without pageInfo, as Shopify cuts them.
 
 The shop changes the way Shopify's does, each change moving the order's updatedAt forward:
 `add_order`, `add_orders` (thousands at once, for benchmarks), `fulfil`,
@@ -328,6 +331,10 @@ SCHEMA: dict[str, dict[str, str | None]] = {
         "shop": "Shop",
         "order": "Order",
         "orders": "OrderConnection",
+        # What a long order's nested pages are read on (reader.py pages them by id).
+        "fulfillment": "Fulfillment",
+        "refund": "Refund",
+        "return": "Return",
         "products": "ProductConnection",
         "webhookSubscriptions": "WebhookSubscriptionConnection",
     },
@@ -650,20 +657,23 @@ DEFAULT_IMPLEMENTATION = {"ReturnLineItemType": "ReturnLineItem"}
 
 
 def _connection_page(
-    nodes: Sequence[Any], first: int | None, last: int | None = None
+    nodes: Sequence[Any], first: int | None, last: int | None = None, after: str | None = None
 ) -> dict[str, Any]:
-    """A nested connection's answer from its stored `nodes`: the first `first` of them, or
-    the last `last`."""
-    page = list(nodes if first is None else nodes[: max(0, first)])
+    """A nested connection's answer from its stored `nodes`: the first `first` of them after
+    the cursor `after` (cursors are positions, "n<k>"), or the last `last`."""
+    start = int(base64.b64decode(after).decode()[1:]) if after else 0
+    rest = nodes[start:]
+    page = list(rest if first is None else rest[: max(0, first)])
     if last is not None:
         page = page[-last:] if last > 0 else []
-    cursors = [base64.b64encode(f"n{i + 1}".encode()).decode() for i in range(len(page))]
+    offset = start + len(rest) - len(page) if last is not None else start
+    cursors = [base64.b64encode(f"n{offset + i + 1}".encode()).decode() for i in range(len(page))]
     return {
         "nodes": page,
         "edges": [{"cursor": c, "node": n} for c, n in zip(cursors, page, strict=True)],
         "pageInfo": {
-            "hasNextPage": first is not None and len(page) < len(nodes),
-            "hasPreviousPage": last is not None and len(page) < len(nodes),
+            "hasNextPage": first is not None and len(page) < len(rest),
+            "hasPreviousPage": start > 0 or (last is not None and len(page) < len(rest)),
             "startCursor": cursors[0] if cursors else None,
             "endCursor": cursors[-1] if cursors else None,
         },
@@ -683,14 +693,20 @@ def render(
     if selection is None or value is None or type_name is None:
         return value
     if isinstance(value, list):
-        return [render(v, selection, type_name, operation, variables, path) for v in value]
+        # A plain list with `first` (an order's fulfillments and refunds, a fulfilment's
+        # trackingInfo) is cut as Shopify cuts it: silently, without pageInfo.
+        limit = operation.argument_at(path, "first", variables)
+        kept = value if limit is None else value[: max(0, int(limit))]
+        return [render(v, selection, type_name, operation, variables, path) for v in kept]
     if is_connection(type_name) and len(path) > 1:
         first = operation.argument_at(path, "first", variables)
         last = operation.argument_at(path, "last", variables)
+        after = operation.argument_at(path, "after", variables)
         value = _connection_page(
             value.get("nodes") or [],
             None if first is None else int(first),
             None if last is None else int(last),
+            after if isinstance(after, str) and after else None,
         )
     fields = SCHEMA[type_name]
     answer: dict[str, Any] = {}
@@ -1441,6 +1457,61 @@ class FakeShopify:
             )
         return sorted(prices)
 
+    def add_long_order(
+        self,
+        number: int,
+        *,
+        lines: int = 45,
+        parcels: int = 3,
+        returns: int = 4,
+        return_lines: int = 6,
+        transactions: int = 1,
+    ) -> str:
+        """An order as long as real shops have: `lines` line items of 2 each, fulfilled in
+        `parcels` fulfilments of 2 x lines / parcels items each (the lines taken round-robin,
+        each line in two parcels; one parcel with everything when `parcels` is 1), `returns`
+        requested returns of `return_lines` lines each, and a refund in `transactions`
+        transactions. Returns its GID."""
+        items = [Line(f"NW-LONG-{n:03d}", 2 if parcels > 1 else 1, "5.00") for n in range(lines)]
+        order_gid = self.add_order(number, lines=items)
+        ids = [item["id"] for item in self.orders[order_gid]["lineItems"]["nodes"]]
+        shares: list[list[tuple[str, int]]] = [[] for _ in range(parcels)]
+        for index, line_id in enumerate(ids):
+            for turn in range(2 if parcels > 1 else 1):
+                shares[(2 * index + turn) % parcels].append((line_id, 1))
+        for number_in_order, share in enumerate(shares):
+            self.fulfil(
+                order_gid,
+                lines=share,
+                tracking=[
+                    (
+                        "UPS",
+                        f"1Z{number:06d}{number_in_order:04d}",
+                        f"https://www.ups.com/track?tracknum=1Z{number:06d}{number_in_order:04d}",
+                    )
+                ],
+            )
+        fulfilled = [
+            item["id"]
+            for f in self.orders[order_gid]["fulfillments"]
+            for item in f["fulfillmentLineItems"]["nodes"]
+        ]
+        for index in range(returns):
+            chosen = fulfilled[index * return_lines : (index + 1) * return_lines]
+            self.add_return(
+                order_gid, [(item_id, 1) for item_id in chosen], reason="SIZE_TOO_SMALL"
+            )
+        if transactions:
+            refund_gid = self.add_refund(order_gid, "1.00")
+            with self._lock:
+                refund = next(r for r in self.orders[order_gid]["refunds"] if r["id"] == refund_gid)
+                first = refund["transactions"]["nodes"][0]
+                refund["transactions"]["nodes"] = [
+                    {**first, "id": gid("OrderTransaction", next(self._ids))}
+                    for _ in range(transactions)
+                ]
+        return order_gid
+
     def webhook_body(self, order_gid: str) -> bytes:
         """The order as the REST JSON body Shopify sends on orders/updated (the shape of
         ../shared/fixtures/shopify/webhooks/webhook_orders_create.json), from this fake's
@@ -1641,6 +1712,8 @@ class FakeShopify:
         if op.root == "order":
             order = self.orders.get(str(arg("id", variables)))
             return {"order": None if order is None else self._view(order)}, 1.0
+        if op.root in ("fulfillment", "refund", "return"):
+            return {op.root: self._part(op.root, str(arg("id", variables)))}, 1.0
         if op.root == "orders":
             connection = self._page(
                 "orders",
@@ -1681,6 +1754,14 @@ class FakeShopify:
             )
             return {"webhookSubscriptionCreate": payload}, 10.0
         raise AssertionError(op.root)  # _check let through a root SCHEMA does not have
+
+    def _part(self, root: str, wanted: str) -> dict[str, Any] | None:
+        """A fulfilment, refund or return by its GID (None when the shop has none)."""
+        if root == "return":
+            return self.returns.get(wanted)
+        key = "fulfillments" if root == "fulfillment" else "refunds"
+        found = (p for o in self.orders.values() for p in o[key] if p["id"] == wanted)
+        return next(found, None)
 
     def _view(self, order: dict[str, Any]) -> dict[str, Any]:
         """An order as answered: with its returns (kept in `self.returns`, as returnRequest

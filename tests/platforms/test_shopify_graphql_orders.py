@@ -22,6 +22,7 @@ from bot.platforms.shopify.admin_api import ShopifyAdminClient
 from bot.platforms.shopify.graphql_orders import (
     numeric_id,
     order_body,
+    possibly_cut_lists,
     product_body,
     truncated_connections,
 )
@@ -313,6 +314,46 @@ def test_a_long_order_is_reported_as_cut_short(
     order_gid = fake_shopify.add_order(1010, lines=lines)
     assert truncated_connections(_read(client, order_gid)) == ("lineItems",)
     assert truncated_connections(_read(client, _returned_and_refunded(fake_shopify))) == ()
+
+
+def test_lists_without_page_info_are_reported_when_full(
+    fake_shopify: FakeShopify, client: ShopifyAdminClient
+) -> None:
+    pages = operations.LISTING_PAGES
+    # One line of 11, sent one at a time: 11 parcels.
+    order_gid = fake_shopify.add_order(1011, lines=[Line("NW-P-01", 11)])
+    (item,) = fake_shopify.orders[order_gid]["lineItems"]["nodes"]
+    for n in range(11):
+        fake_shopify.fulfil(order_gid, lines=[(item["id"], 1)], tracking=[("UPS", f"1Z{n}", None)])
+    node = _read(client, order_gid)
+    # Shopify (and the fake) cut `fulfillments(first: 10)` silently: no pageInfo says so.
+    assert len(node["fulfillments"]) == pages.fulfillments
+    assert truncated_connections(node) == ()
+    assert possibly_cut_lists(node, pages.fulfillments, pages.refunds, pages.tracking) == (
+        "fulfillments",
+    )
+    assert possibly_cut_lists(node, 12, pages.refunds, 2) == ()
+    assert possibly_cut_lists(node, 12, pages.refunds, 1) == ("fulfillments.trackingInfo",)
+    short = _read(client, _returned_and_refunded(fake_shopify))
+    assert possibly_cut_lists(short, pages.fulfillments, pages.refunds, pages.tracking) == ()
+    assert possibly_cut_lists(short, pages.fulfillments, 1, pages.tracking) == ("refunds",)
+
+
+def test_the_long_read_asks_every_connections_end_cursor(
+    fake_shopify: FakeShopify, client: ShopifyAdminClient
+) -> None:
+    order_gid = fake_shopify.add_long_order(1012, lines=90, parcels=1)
+    node = client.execute(operations.LONG_ORDER, {"id": order_gid})["order"]
+    info = node["lineItems"]["pageInfo"]
+    assert len(node["lineItems"]["nodes"]) == operations.LONG_ORDER_PAGES.line_items
+    assert info["hasNextPage"] is True and info["endCursor"]
+    rest = client.execute(
+        operations.ORDER_LINE_ITEMS, {"id": order_gid, "first": 50, "after": info["endCursor"]}
+    )["order"]["lineItems"]
+    assert len(rest["nodes"]) == 90 - operations.LONG_ORDER_PAGES.line_items
+    assert rest["pageInfo"]["hasNextPage"] is False
+    ids = [n["id"] for n in node["lineItems"]["nodes"] + rest["nodes"]]
+    assert ids == [i["id"] for i in fake_shopify.orders[order_gid]["lineItems"]["nodes"]]
 
 
 # -- Shopify's documented sample shapes ------------------------------------------------------

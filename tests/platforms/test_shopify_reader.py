@@ -6,17 +6,34 @@ throttling respected on the fake's ManualClock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
 from bot.platforms.shopify import operations
-from bot.platforms.shopify.admin_api import ShopifyAdminClient, ShopifyRejected
-from bot.platforms.shopify.mapping import IncompletePayloadError, export_document
+from bot.platforms.shopify.admin_api import (
+    ShopifyAdminClient,
+    ShopifyRejected,
+    ShopifyUnavailable,
+)
+from bot.platforms.shopify.mapping import (
+    IncompletePayloadError,
+    MappedOrder,
+    export_document,
+    map_order,
+)
 from bot.platforms.shopify.reader import ShopifyReader, WebhookSubscription
 from bot.store.export_validation import validate_export
-from tests.platforms.fake_shopify_api import FakeShopify, Line, parse, requested_cost
+from tests.platforms.fake_shopify_api import (
+    FakeShopify,
+    Line,
+    Operation,
+    parse,
+    requested_cost,
+)
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -104,6 +121,12 @@ def test_the_query_cost_is_what_shopify_reported(
     ("name", "variables", "ceiling"),
     [
         ("Order", {"id": "x"}, 200),
+        ("LongOrder", {"id": "x"}, 1000),
+        ("OrderLineItems", {"id": "x", "first": operations.NEXT_PAGE}, 1000),
+        ("OrderReturns", {"id": "x", "first": operations.NEXT_RETURNS_PAGE}, 1000),
+        ("FulfillmentLineItems", {"id": "x", "first": operations.NEXT_PAGE}, 1000),
+        ("RefundTransactions", {"id": "x", "first": operations.NEXT_PAGE}, 1000),
+        ("ReturnLineItems", {"id": "x", "first": operations.NEXT_PAGE}, 1000),
         ("OrdersFullUpdatedSince", {"first": operations.FULL_ORDER_PAGE}, 1000),
         ("OrdersCreatedSince", {"first": operations.FULL_ORDER_PAGE}, 1000),
         ("Products", {"first": operations.PRODUCT_PAGE}, 1000),
@@ -135,13 +158,194 @@ def test_throttling_is_respected(fake_shopify: FakeShopify, reader: ShopifyReade
     assert len(fake_shopify.clock.sleeps) == 2
 
 
-def test_an_order_longer_than_a_page_is_refused_not_cut(
+def _as_webhook_maps_it(fake: FakeShopify, order_gid: str) -> dict[str, Any]:
+    """The order's record as `map_order` makes it of the REST body Shopify would send (every
+    line, parcel and return in it), without the returns' times (REST bodies carry none)."""
+    record = map_order(json.loads(fake.webhook_body(order_gid))).order.record
+    return _without_return_times(record)
+
+
+def _without_return_times(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {**record, "returns": [{**r, "created_at": None} for r in record["returns"]]}
+
+
+def _assert_whole(fake: FakeShopify, mapped: MappedOrder | None, order_gid: str) -> None:
+    assert mapped is not None
+    assert _without_return_times(mapped.order.record) == _as_webhook_maps_it(fake, order_gid)
+    assert mapped.order.warnings == ()
+
+
+def _costs_within_the_ceiling(fake: FakeShopify) -> None:
+    answered = [c for c in fake.calls if c.outcome == "ok"]
+    assert answered
+    assert all((c.requested_cost or 0) <= fake.max_query_cost for c in answered)
+    assert fake.operations(outcome="invalid") == []
+
+
+def test_a_long_order_is_read_again_alone_and_mapped_whole(
     fake_shopify: FakeShopify, reader: ShopifyReader
 ) -> None:
-    lines = [Line(f"NW-SKU-{n:03d}", 1, "5.00") for n in range(operations.LINE_ITEMS_FIRST + 1)]
-    order = fake_shopify.add_order(1001, lines=lines)
-    with pytest.raises(IncompletePayloadError, match="lineItems"):
+    # 45 lines, 3 parcels of 30 items, 4 returns of 6 lines: past every listing page size.
+    order = fake_shopify.add_long_order(1001)
+    mapped = reader.order(order)
+    _assert_whole(fake_shopify, mapped, order)
+    assert mapped is not None
+    record = mapped.order.record
+    assert (len(record["lines"]), len(record["shipments"]), len(record["returns"])) == (45, 3, 4)
+    assert fake_shopify.operations() == ["Order", "LongOrder"]
+    _costs_within_the_ceiling(fake_shopify)
+    assert reader.refused == {}
+
+
+def test_listings_read_long_orders_whole_and_keep_their_page_cost(
+    fake_shopify: FakeShopify, reader: ShopifyReader
+) -> None:
+    short = fake_shopify.add_orders(4, start=datetime(2026, 11, 2, tzinfo=UTC))
+    long = fake_shopify.add_long_order(1001)
+    updated = {o.order.admin_graphql_api_id: o for o in reader.orders_updated_since(SINCE)}
+    assert list(updated) == [*short, long]
+    _assert_whole(fake_shopify, updated[long], long)
+    created = {o.order.admin_graphql_api_id: o for o in reader.orders_created_since(SINCE)}
+    _assert_whole(fake_shopify, created[long], long)
+    assert reader.refused == {}
+    page_cost = requested_cost(
+        parse(operations.ORDERS_FULL_UPDATED_SINCE), {"first": operations.FULL_ORDER_PAGE}
+    )
+    assert page_cost == 2 + 179 * operations.FULL_ORDER_PAGE  # where the backfill bench has it
+    assert {c.requested_cost for c in fake_shopify.calls_to("orders") if c.outcome == "ok"} == {
+        page_cost
+    }
+    assert fake_shopify.operations().count("LongOrder") == 2  # once per listing, the long one
+    _costs_within_the_ceiling(fake_shopify)
+
+
+def test_a_very_long_order_is_paged_to_its_end(
+    fake_shopify: FakeShopify, reader: ShopifyReader
+) -> None:
+    # Past even the long read's pages: 170 lines (80 + 90), one parcel of 170 items, 7 returns
+    # (5 + 2) of 12 lines (10 + 2), a refund in 12 transactions (10 + 2).
+    order = fake_shopify.add_long_order(
+        1002, lines=170, parcels=1, returns=7, return_lines=12, transactions=12
+    )
+    mapped = reader.order(order)
+    _assert_whole(fake_shopify, mapped, order)
+    assert mapped is not None
+    record = mapped.order.record
+    assert len(record["lines"]) == 170
+    assert [len(r["lines"]) for r in record["returns"]] == [12] * 7
+    assert record["refunds"][0]["amount"] == "12.00"  # every transaction counted
+    ok = fake_shopify.operations()
+    assert ok[:2] == ["Order", "LongOrder"]
+    assert {name: ok.count(name) for name in ok[2:]} == {
+        "OrderLineItems": 1,
+        "FulfillmentLineItems": 1,
+        "RefundTransactions": 1,
+        "OrderReturns": 1,
+        "ReturnLineItems": 7,
+    }
+    paged = [c for c in fake_shopify.calls if c.outcome == "ok" and c.operation == "OrderLineItems"]
+    assert paged[0].variables["after"]  # read on from the long read's endCursor
+    _costs_within_the_ceiling(fake_shopify)
+
+
+def _one_parcel_per_line(fake: FakeShopify, order_gid: str) -> None:
+    for n, item in enumerate(fake.orders[order_gid]["lineItems"]["nodes"]):
+        url = f"https://www.ups.com/track?tracknum=1ZPARCEL{n:04d}"
+        fake.fulfil(order_gid, lines=[(item["id"], 1)], tracking=[("UPS", f"1ZPARCEL{n:04d}", url)])
+
+
+def test_a_long_read_shopify_finds_too_costly_pages_on_from_the_listing(
+    fake_shopify: FakeShopify, reader: ShopifyReader
+) -> None:
+    order = fake_shopify.add_long_order(1001)
+    fake_shopify.max_query_cost = 990.0  # as if Shopify counted LongOrder (993) higher
+    _assert_whole(fake_shopify, reader.order(order), order)
+    assert fake_shopify.operations(outcome="invalid") == ["LongOrder"]
+    assert {"OrderLineItems", "FulfillmentLineItems", "OrderReturns", "ReturnLineItems"} <= set(
+        fake_shopify.operations()
+    )
+    assert reader.refused == {}
+
+
+@pytest.mark.parametrize("parcels", [9, 10, 11])
+def test_lists_without_page_info_are_read_again_when_they_may_be_cut(
+    parcels: int, fake_shopify: FakeShopify, reader: ShopifyReader
+) -> None:
+    # fulfillments(first: 10) has no pageInfo: 10 back may mean 11 or more in the shop.
+    order = fake_shopify.add_order(1001, lines=[Line(f"NW-P-{n:02d}") for n in range(parcels)])
+    _one_parcel_per_line(fake_shopify, order)
+    mapped = reader.order(order)
+    _assert_whole(fake_shopify, mapped, order)
+    assert mapped is not None and len(mapped.order.record["shipments"]) == parcels
+    expected = ["Order"] if parcels < 10 else ["Order", "LongOrder"]
+    assert fake_shopify.operations() == expected
+
+
+def test_an_order_with_more_parcels_than_shopify_lists_is_refused_and_skipped(
+    fake_shopify: FakeShopify, reader: ShopifyReader
+) -> None:
+    parcels = operations.LONG_ORDER_PAGES.fulfillments
+    order = fake_shopify.add_order(1001, lines=[Line(f"NW-P-{n:02d}") for n in range(parcels)])
+    _one_parcel_per_line(fake_shopify, order)
+    with pytest.raises(IncompletePayloadError, match="fulfillments"):
         reader.order(order)
+    others = fake_shopify.add_orders(2, start=datetime(2026, 12, 1, 13, tzinfo=UTC))
+    listed = [o.order.admin_graphql_api_id for o in reader.orders_updated_since(SINCE)]
+    assert listed == others
+    assert list(reader.refused) == ["#1001"]
+    assert "without pageInfo" in reader.refused["#1001"]
+
+
+def _failing_after(fake: FakeShopify, operation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once `operation` is answered, every later request fails with 503 (past the retries)."""
+    answer = fake._answer
+
+    def then_fail(op: Operation, variables: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
+        if op.name == operation:
+            fake.fail_next(100, status=503)
+        return answer(op, variables)
+
+    monkeypatch.setattr(fake, "_answer", then_fail)
+
+
+@pytest.mark.parametrize("operation", ["Order", "LongOrder", "OrderLineItems"])
+def test_a_failure_while_reading_on_raises_unavailable_not_a_partial_order(
+    operation: str,
+    fake_shopify: FakeShopify,
+    reader: ShopifyReader,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = fake_shopify.add_long_order(1002, lines=170, parcels=1)
+    _failing_after(fake_shopify, operation, monkeypatch)
+    with pytest.raises(ShopifyUnavailable):
+        reader.order(order)
+    assert fake_shopify.operations()[-1] == operation
+
+
+def test_a_failure_while_reading_on_stops_a_listing(
+    fake_shopify: FakeShopify, reader: ShopifyReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = fake_shopify.add_order(1001, updated_at="2026-11-02T00:00:00Z")
+    fake_shopify.add_long_order(1002)
+    _failing_after(fake_shopify, "OrdersFullUpdatedSince", monkeypatch)
+    listed = reader.orders_updated_since(SINCE)
+    assert next(listed).order.admin_graphql_api_id == short
+    with pytest.raises(ShopifyUnavailable):
+        next(listed)  # the long order's re-read failed: raised, so the caller retries
+    assert reader.refused == {}
+
+
+def test_products_updated_since(fake_shopify: FakeShopify, reader: ShopifyReader) -> None:
+    fake_shopify.add_product(
+        1, "Old tee", [("NW-OLD-1", "9.00", 3)], updated_at="2026-10-01T00:00:00Z"
+    )
+    fake_shopify.add_product(
+        2, "New tee", [("NW-NEW-1", "11.00", 4)], updated_at="2026-11-30T09:00:00Z"
+    )
+    changed = list(reader.products_updated_since(datetime(2026, 11, 30, tzinfo=UTC)))
+    assert [p.variants[0].record["sku"] for p in changed] == ["NW-NEW-1"]
+    (call,) = fake_shopify.calls_to("products")
+    assert call.variables["query"] == "updated_at:>'2026-11-30T00:00:00Z'"
 
 
 def test_products_page_by_page(fake_shopify: FakeShopify, client: ShopifyAdminClient) -> None:
@@ -176,6 +380,12 @@ def test_every_read_document_runs_against_the_fake(
     order = fake_shopify.add_order(1001)
     fake_shopify.add_product(1, "Trail tee")
     reader.order(order)
+    # One order past every page size, so each page document runs too.
+    reader.order(
+        fake_shopify.add_long_order(
+            1002, lines=170, parcels=1, returns=7, return_lines=12, transactions=12
+        )
+    )
     list(reader.orders_updated_since(SINCE))
     list(reader.orders_created_since(SINCE))
     list(reader.products())

@@ -20,13 +20,20 @@ from bot.domain.order_events import OrderEventKind
 from bot.platforms.inbox_worker import InboxWorker, RetryLater, Unprocessable
 from bot.platforms.shopify.admin_api import ShopifyUnavailable
 from bot.platforms.shopify.mapping import MappedOrder, map_order
-from bot.platforms.shopify.sync import RECONCILE_MARK, ShopifySync, order_gid
+from bot.platforms.shopify.reader import ShopifyReader
+from bot.platforms.shopify.sync import (
+    RECONCILE_MARK,
+    ShopifySync,
+    order_gid,
+    product_updates,
+)
 from bot.store.database import Database
 from bot.store.models import Customer, Product
 from bot.store.platform_inbox import ClaimedWebhook, IncomingWebhook, PlatformInbox
 from bot.store.platform_models import PlatformWebhook, WebhookStatus
 from bot.store.platform_sync import ORDER, PlatformSync
 from bot.store.repository import StoreRepository
+from tests.platforms.fake_shopify_api import FakeShopify
 from tests.platforms.shopify_webhooks import sample_body
 
 ORDER_ID = "820982911946154508"
@@ -332,3 +339,40 @@ def test_an_order_edit_re_reads_its_order(
     shopify.handle(claimed("orders/edited", edit))
     assert reader.reads == [order_gid(ORDER_ID)]
     assert status_of(database) == "paid"
+
+
+def test_reconciliation_repairs_a_lost_products_update_and_a_long_order(
+    database: Database, fake_shopify: FakeShopify, clock: Clock
+) -> None:
+    # Against the fake Admin API with the real reader: products are read only by it.
+    fake_shopify.add_product(1, "Trail tee", [("NW-TEE-001", "25.00", 10)],
+                             updated_at="2026-11-30T08:00:00Z")  # fmt: skip
+    fake_shopify.add_product(2, "Cap", [("NW-CAP-002", "12.00", 5)],
+                             updated_at="2026-11-29T08:00:00Z")  # fmt: skip
+    long = fake_shopify.add_long_order(1001)
+    fake_shopify.orders[long]["updatedAt"] = "2026-11-30T09:00:00Z"
+    with fake_shopify.client() as client:
+        reader = ShopifyReader(client)
+        shopify = ShopifySync(PlatformSync(database, clock=clock), reader, clock=clock)
+        shopify.platform_sync.apply_products(
+            [u for p in reader.products() for u in product_updates(p, read_now=True)]
+        )
+        # The price changes on Shopify; its products/update webhook is lost.
+        variant = fake_shopify.products["gid://shopify/Product/1"]["variants"]["nodes"][0]
+        variant.update(price="19.00", inventoryQuantity=7, updatedAt="2026-11-30T11:00:00Z")
+        fake_shopify.products["gid://shopify/Product/1"]["updatedAt"] = "2026-11-30T11:00:00Z"
+        shopify.platform_sync.set_state("shopify", RECONCILE_MARK, "2026-11-30T07:00:00+00:00")
+        report = shopify.reconcile()
+        (products_call,) = [
+            c for c in fake_shopify.calls_to("products") if c.variables.get("query")
+        ]
+    assert products_call.variables["query"] == "updated_at:>'2026-11-30T06:55:00Z'"
+    assert (report.products_read, report.products_changed) == (1, 1)  # the cap is older
+    assert (report.orders_read, report.orders_changed) == (1, 1)
+    assert reader.refused == {}
+    with database.session() as session:
+        rows = {p.sku: p for p in session.execute(select(Product)).scalars()}
+        assert (str(rows["NW-TEE-001"].price), rows["NW-TEE-001"].stock) == ("19.00", 7)
+        assert str(rows["NW-CAP-002"].price) == "12.00"
+    view = StoreRepository(database).find_order("1001")
+    assert view is not None and len(view.lines) == 45

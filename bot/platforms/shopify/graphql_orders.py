@@ -155,6 +155,22 @@ def truncated_connections(node: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def possibly_cut_lists(
+    node: Mapping[str, Any], fulfillments: int, refunds: int, tracking: int
+) -> tuple[str, ...]:
+    """The plain lists of an Order node (no pageInfo) that came back as long as the `first`
+    they were asked with: Shopify cuts these without saying so, so a full one may hold more.
+    The sizes are those of the document the node was read with (operations.OrderPages)."""
+    found: list[str] = []
+    if len(_list(node.get("fulfillments"))) >= fulfillments:
+        found.append("fulfillments")
+    if len(_list(node.get("refunds"))) >= refunds:
+        found.append("refunds")
+    if any(len(_list(f.get("trackingInfo"))) >= tracking for f in _list(node.get("fulfillments"))):
+        found.append("fulfillments.trackingInfo")
+    return tuple(found)
+
+
 def product_truncated(node: Mapping[str, Any]) -> bool:
     variants = node.get("variants")
     info = variants.get("pageInfo") if isinstance(variants, Mapping) else None

@@ -12,7 +12,9 @@ Access scopes (docs/shopify-admin-api.md has the table): SHOP_CHECK none beyond 
 ORDERS_UPDATED_SINCE read_orders (plus read_all_orders for orders older than 60 days);
 ORDER_CANCEL and ORDER_UPDATE_SHIPPING_ADDRESS write_orders; RETURN_REQUEST write_returns;
 WEBHOOK_SUBSCRIPTION_CREATE the read scope of the topic (read_orders for orders/*);
-ORDER / ORDERS_FULL_UPDATED_SINCE / ORDERS_CREATED_SINCE read_orders (customers in them also
+ORDER / LONG_ORDER / ORDER_LINE_ITEMS / ORDER_RETURNS / FULFILLMENT_LINE_ITEMS /
+REFUND_TRANSACTIONS / RETURN_LINE_ITEMS / ORDERS_FULL_UPDATED_SINCE / ORDERS_CREATED_SINCE
+read_orders (customers in them also
 read_customers, returns read_returns, fulfilments read_fulfillments or a fulfillment-order
 scope); PRODUCTS read_products (inventory quantities also read_inventory);
 WEBHOOK_SUBSCRIPTIONS none beyond a valid token (the app's own subscriptions). The scopes
@@ -148,21 +150,67 @@ query OrdersUpdatedSince($first: Int!, $after: String, $query: String) {
 }
 """
 
-#: Nested page sizes of a full order. With them an order costs 179 points as Shopify counts a
+
+@dataclass(frozen=True)
+class OrderPages:
+    """The nested page sizes of a full order document: connections (with pageInfo) and the
+    plain lists Shopify cuts at `first` without saying so (fulfillments, refunds,
+    trackingInfo: graphql_orders.possibly_cut_lists tells when one may have been cut)."""
+
+    line_items: int
+    fulfillments: int
+    tracking: int
+    fulfillment_line_items: int
+    refunds: int
+    transactions: int
+    returns: int
+    return_line_items: int
+
+
+#: Nested page sizes of a listed order. With them an order costs 179 points as Shopify counts a
 #: request (objects 1, a connection 2 + first x its node; lists of objects such as
 #: `fulfillments` as one object each, as tests/platforms/fake_shopify_api.py counts them), so
-#: a page of FULL_ORDER_PAGE orders stays under the 1000-point ceiling of one query. An order
-#: with more than these hold is refused by reader.py, not mapped short
-#: (graphql_orders.truncated_connections). Field names checked against the GraphQL Admin
-#: reference's Order, Customer, LineItem, Fulfillment, FulfillmentEvent, Refund, Return,
-#: ReturnLineItemType, ProductVariant and WebhookSubscription pages.
-LINE_ITEMS_FIRST = 10
-FULFILLMENT_LINE_ITEMS_FIRST = 10
+#: a page of FULL_ORDER_PAGE orders stays under the 1000-point ceiling of one query (and the
+#: backfill's cost per order stays where bench/ measured it). An order with more is read
+#: again alone with LONG_ORDER_PAGES, then page by page (reader.py). Field names checked
+#: against the GraphQL Admin reference's Order, Customer, LineItem, Fulfillment,
+#: FulfillmentEvent, Refund, Return, ReturnLineItemType, ProductVariant and
+#: WebhookSubscription pages.
+LISTING_PAGES = OrderPages(
+    line_items=10,
+    fulfillments=10,
+    tracking=10,
+    fulfillment_line_items=10,
+    refunds=10,
+    transactions=5,
+    returns=2,
+    return_line_items=5,
+)
+#: One order alone (`order(id:)`): pages as large as the 1000-point ceiling allows, spent
+#: where long orders are long (lines, parcels' lines); requested cost 993 by the fake's count
+#: (tests/platforms/test_shopify_reader.py checks it). The plain lists get a `first` far above
+#: any real order's: they cost one object each whatever `first` is, in the fake's model.
+LONG_ORDER_PAGES = OrderPages(
+    line_items=80,
+    fulfillments=50,
+    tracking=50,
+    fulfillment_line_items=100,
+    refunds=50,
+    transactions=10,
+    returns=5,
+    return_line_items=10,
+)
+#: What one further page of a connection asks (OrderLineItems, FulfillmentLineItems, ...):
+#: 100 nodes (at most 703 points), returns 20 at a time (each with its lines: 663 points).
+NEXT_PAGE = 100
+NEXT_RETURNS_PAGE = 20
+LINE_ITEMS_FIRST = LISTING_PAGES.line_items
+FULFILLMENT_LINE_ITEMS_FIRST = LISTING_PAGES.fulfillment_line_items
 #: The latest events only (`last`): the newest decides the parcel's status.
 EVENTS_LAST = 5
-TRANSACTIONS_FIRST = 5
-RETURNS_FIRST = 2
-RETURN_LINE_ITEMS_FIRST = 5
+TRANSACTIONS_FIRST = LISTING_PAGES.transactions
+RETURNS_FIRST = LISTING_PAGES.returns
+RETURN_LINE_ITEMS_FIRST = LISTING_PAGES.return_line_items
 FULL_ORDER_PAGE = 5
 
 
@@ -174,9 +222,28 @@ _ADDRESS = (
     "{ firstName lastName name company address1 address2 city province provinceCode zip "
     "country countryCodeV2 phone }"
 )
+_PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+_LINE_ITEM = f"""id
+          sku
+          name
+          quantity
+          {_money("originalUnitPriceSet")}
+          variant {{ id }}
+          discountAllocations {{ {_money("allocatedAmountSet")} }}"""
+_FULFILLMENT_LINE_ITEM = "id quantity lineItem { id sku }"
+_TRANSACTION = f"id kind status gateway createdAt processedAt {_money('amountSet')}"
+_RETURN_LINE_ITEM = """quantity
+              returnReason
+              ... on ReturnLineItem {
+                fulfillmentLineItem { lineItem { id sku } }
+              }"""
 
-#: Everything map_order needs of an Order (graphql_orders.order_body translates it).
-ORDER_FIELDS = f"""
+
+def order_fields(pages: OrderPages) -> str:
+    """Everything map_order needs of an Order (graphql_orders.order_body translates it), with
+    nested pages of `pages`. Every connection asks its endCursor, so a cut one can be read
+    on from where it stopped."""
+    return f"""
       id
       legacyResourceId
       name
@@ -210,19 +277,13 @@ ORDER_FIELDS = f"""
       shippingAddress {_ADDRESS}
       billingAddress {_ADDRESS}
       shippingLine {{ title }}
-      lineItems(first: {LINE_ITEMS_FIRST}) {{
-        pageInfo {{ hasNextPage }}
+      lineItems(first: {pages.line_items}) {{
+        {_PAGE_INFO}
         nodes {{
-          id
-          sku
-          name
-          quantity
-          {_money("originalUnitPriceSet")}
-          variant {{ id }}
-          discountAllocations {{ {_money("allocatedAmountSet")} }}
+          {_LINE_ITEM}
         }}
       }}
-      fulfillments(first: 10) {{
+      fulfillments(first: {pages.fulfillments}) {{
         id
         status
         displayStatus
@@ -230,46 +291,50 @@ ORDER_FIELDS = f"""
         updatedAt
         deliveredAt
         estimatedDeliveryAt
-        trackingInfo(first: 10) {{ company number url }}
+        trackingInfo(first: {pages.tracking}) {{ company number url }}
         events(last: {EVENTS_LAST}) {{
           nodes {{ status happenedAt message }}
         }}
-        fulfillmentLineItems(first: {FULFILLMENT_LINE_ITEMS_FIRST}) {{
-          pageInfo {{ hasNextPage }}
-          nodes {{ id quantity lineItem {{ id sku }} }}
+        fulfillmentLineItems(first: {pages.fulfillment_line_items}) {{
+          {_PAGE_INFO}
+          nodes {{ {_FULFILLMENT_LINE_ITEM} }}
         }}
       }}
-      refunds(first: 10) {{
+      refunds(first: {pages.refunds}) {{
         id
         createdAt
         processedAt
         {_money("totalRefundedSet")}
         return {{ id }}
-        transactions(first: {TRANSACTIONS_FIRST}) {{
-          pageInfo {{ hasNextPage }}
-          nodes {{ id kind status gateway createdAt processedAt {_money("amountSet")} }}
+        transactions(first: {pages.transactions}) {{
+          {_PAGE_INFO}
+          nodes {{ {_TRANSACTION} }}
         }}
       }}
-      returns(first: {RETURNS_FIRST}) {{
-        pageInfo {{ hasNextPage }}
+      returns(first: {pages.returns}) {{
+        {_PAGE_INFO}
         nodes {{
-          id
-          name
-          status
-          createdAt
-          returnLineItems(first: {RETURN_LINE_ITEMS_FIRST}) {{
-            pageInfo {{ hasNextPage }}
-            nodes {{
-              quantity
-              returnReason
-              ... on ReturnLineItem {{
-                fulfillmentLineItem {{ lineItem {{ id sku }} }}
-              }}
-            }}
-          }}
+          {_return_fields(pages.return_line_items)}
         }}
       }}
 """
+
+
+def _return_fields(lines: int) -> str:
+    return f"""id
+          name
+          status
+          createdAt
+          returnLineItems(first: {lines}) {{
+            {_PAGE_INFO}
+            nodes {{
+              {_RETURN_LINE_ITEM}
+            }}
+          }}"""
+
+
+#: A listed order's fields (the listings below and ORDER).
+ORDER_FIELDS = order_fields(LISTING_PAGES)
 
 #: One order in full (the freshness re-read before answering a shopper).
 ORDER = f"""
@@ -277,6 +342,96 @@ query Order($id: ID!) {{
   order(id: $id) {{{ORDER_FIELDS}  }}
 }}
 """
+
+#: One order alone with the largest nested pages (a listed or single-read order that did not
+#: fit LISTING_PAGES).
+LONG_ORDER = f"""
+query LongOrder($id: ID!) {{
+  order(id: $id) {{{order_fields(LONG_ORDER_PAGES)}  }}
+}}
+"""
+
+#: The next pages of a long order's connections, each read on from its endCursor.
+ORDER_LINE_ITEMS = f"""
+query OrderLineItems($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{
+    lineItems(first: $first, after: $after) {{
+      {_PAGE_INFO}
+      nodes {{
+        {_LINE_ITEM}
+      }}
+    }}
+  }}
+}}
+"""
+
+ORDER_RETURNS = f"""
+query OrderReturns($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{
+    returns(first: $first, after: $after) {{
+      {_PAGE_INFO}
+      nodes {{
+        {_return_fields(LONG_ORDER_PAGES.return_line_items)}
+      }}
+    }}
+  }}
+}}
+"""
+
+FULFILLMENT_LINE_ITEMS = f"""
+query FulfillmentLineItems($id: ID!, $first: Int!, $after: String) {{
+  fulfillment(id: $id) {{
+    fulfillmentLineItems(first: $first, after: $after) {{
+      {_PAGE_INFO}
+      nodes {{ {_FULFILLMENT_LINE_ITEM} }}
+    }}
+  }}
+}}
+"""
+
+REFUND_TRANSACTIONS = f"""
+query RefundTransactions($id: ID!, $first: Int!, $after: String) {{
+  refund(id: $id) {{
+    transactions(first: $first, after: $after) {{
+      {_PAGE_INFO}
+      nodes {{ {_TRANSACTION} }}
+    }}
+  }}
+}}
+"""
+
+RETURN_LINE_ITEMS = f"""
+query ReturnLineItems($id: ID!, $first: Int!, $after: String) {{
+  return(id: $id) {{
+    returnLineItems(first: $first, after: $after) {{
+      {_PAGE_INFO}
+      nodes {{
+        {_RETURN_LINE_ITEM}
+      }}
+    }}
+  }}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class NextPages:
+    """A page document and where its connection is: `root(id:) { connection(first, after) }`."""
+
+    document: str
+    root: str
+    connection: str
+    first: int = NEXT_PAGE
+
+
+LINE_ITEM_PAGES = NextPages(ORDER_LINE_ITEMS, "order", "lineItems")
+RETURN_PAGES = NextPages(ORDER_RETURNS, "order", "returns", NEXT_RETURNS_PAGE)
+FULFILLMENT_LINE_ITEM_PAGES = NextPages(
+    FULFILLMENT_LINE_ITEMS, "fulfillment", "fulfillmentLineItems"
+)
+TRANSACTION_PAGES = NextPages(REFUND_TRANSACTIONS, "refund", "transactions")
+RETURN_LINE_ITEM_PAGES = NextPages(RETURN_LINE_ITEMS, "return", "returnLineItems")
+
 
 #: Pages of full orders changed since a time, oldest change first (reconciliation).
 ORDERS_FULL_UPDATED_SINCE = f"""
@@ -371,6 +526,12 @@ DOCUMENTS: Mapping[str, str] = {
 #: each against the fake; kept apart from DOCUMENTS, whose operations test_admin_api runs).
 READ_DOCUMENTS: Mapping[str, str] = {
     "Order": ORDER,
+    "LongOrder": LONG_ORDER,
+    "OrderLineItems": ORDER_LINE_ITEMS,
+    "OrderReturns": ORDER_RETURNS,
+    "FulfillmentLineItems": FULFILLMENT_LINE_ITEMS,
+    "RefundTransactions": REFUND_TRANSACTIONS,
+    "ReturnLineItems": RETURN_LINE_ITEMS,
     "OrdersFullUpdatedSince": ORDERS_FULL_UPDATED_SINCE,
     "OrdersCreatedSince": ORDERS_CREATED_SINCE,
     "Products": PRODUCTS,

@@ -185,6 +185,10 @@ class ReconcileReport:
     orders_changed: int = 0
     refreshed: int = 0
     changed_numbers: tuple[str, ...] = field(default=())
+    #: Products changed on Shopify since the mark, read and applied (a lost products/update).
+    products_read: int = 0
+    #: Variants (relaydesk's products, one per SKU) those reads changed in the store.
+    products_changed: int = 0
 
 
 class ShopifySync:
@@ -321,8 +325,9 @@ class ShopifySync:
         return found
 
     def reconcile(self) -> ReconcileReport:
-        """Orders updated on Shopify since the last run (with an overlap), re-read and applied:
-        repairs what a lost webhook left behind. Then orders flagged for a re-read."""
+        """Orders and products updated on Shopify since the last run (with an overlap), re-read
+        and applied: repairs what a lost webhook left behind. Then orders flagged for a
+        re-read. The mark moves only when all of it was read (an error raises first)."""
         started = self._clock()
         mark = parse_timestamp(self._sync.state(PLATFORM, RECONCILE_MARK))
         since = (mark - RECONCILE_OVERLAP) if mark else started - FIRST_RECONCILE_WINDOW
@@ -334,6 +339,14 @@ class ShopifySync:
             if result.decision.apply:
                 changed += 1
                 numbers.append(mapped.order.record["number"])
+        products_read = products_changed = 0
+        # Not part of the OrderReader protocol (a reader without it reconciles orders only).
+        read_products = getattr(self._reader, "products_updated_since", None)
+        if callable(read_products):
+            for product in read_products(since):
+                products_read += 1
+                results = self._sync.apply_products(product_updates(product, read_now=True))
+                products_changed += sum(1 for r in results if r.decision.apply)
         refreshed = 0
         for external_id in self._sync.records_needing_refresh(PLATFORM, ORDER):
             if self.refresh_order(external_id) is not None:
@@ -342,7 +355,19 @@ class ShopifySync:
         if changed:
             logger.warning("shopify: reconciliation repaired %d of %d orders updated since %s: %s",
                            changed, read, since.isoformat(), ", ".join(numbers[:20]))  # fmt: skip
-        return ReconcileReport(since, started, read, changed, refreshed, tuple(numbers))
+        if products_changed:
+            logger.warning("shopify: reconciliation repaired %d products of %d updated since %s",
+                           products_changed, products_read, since.isoformat())  # fmt: skip
+        return ReconcileReport(
+            since,
+            started,
+            read,
+            changed,
+            refreshed,
+            tuple(numbers),
+            products_read=products_read,
+            products_changed=products_changed,
+        )
 
     def apply_orders(self, orders: Iterable[MappedOrder]) -> int:
         """Applies orders read from the Admin API (a backfill); returns how many changed."""
