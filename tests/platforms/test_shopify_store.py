@@ -17,7 +17,7 @@ from bot.store.errors import StoreUnavailableError
 from bot.store.platform_inbox import IncomingWebhook, PlatformInbox
 from bot.store.platform_sync import PlatformSync
 from bot.store.repository import StoreRepository
-from tests.platforms.fake_shopify_api import FakeShopify, Line
+from tests.platforms.fake_shopify_api import FakeShopify
 
 MAX_AGE = timedelta(minutes=5)
 
@@ -125,7 +125,7 @@ def test_an_order_too_long_to_read_whole_is_not_presented(
     fake_shopify: FakeShopify, parts: tuple[ShopifySync, ShopifyStore]
 ) -> None:
     _, store = parts
-    fake_shopify.add_order(20006, lines=[Line(f"SKU-{i:02}") for i in range(11)])
+    fake_shopify.add_long_order(20006, lines=1, parcels=50, returns=0)
     with pytest.raises(StoreUnavailableError):
         store.find_order("20006")
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.domain.order_events import OrderEventKind
 from bot.platforms.inbox_worker import InboxWorker, RetryLater, Unprocessable
 from bot.platforms.shopify.admin_api import ShopifyUnavailable
-from bot.platforms.shopify.mapping import MappedOrder, map_order
+from bot.platforms.shopify.mapping import MappedOrder, MappedProduct, map_order
 from bot.platforms.shopify.reader import ShopifyReader
 from bot.platforms.shopify.sync import (
     RECONCILE_MARK,
@@ -94,6 +94,10 @@ class ShopReader:
         for body in sorted(self.orders.values(), key=lambda b: b["updated_at"]):
             if datetime.fromisoformat(body["updated_at"]) > since:
                 yield map_order(body)
+
+    def products_updated_since(self, since: datetime) -> Iterator[MappedProduct]:
+        self._check()
+        return iter(())
 
     def orders_numbered(self, number: str) -> Iterator[MappedOrder]:
         self._check()

@@ -130,6 +130,8 @@ class OrderReader(Protocol):
 
     def orders_numbered(self, number: str) -> Iterator[MappedOrder]: ...
 
+    def products_updated_since(self, since: datetime) -> Iterator[MappedProduct]: ...
+
     @property
     def refused(self) -> dict[str, str]: ...
 
@@ -340,13 +342,10 @@ class ShopifySync:
                 changed += 1
                 numbers.append(mapped.order.record["number"])
         products_read = products_changed = 0
-        # Not part of the OrderReader protocol (a reader without it reconciles orders only).
-        read_products = getattr(self._reader, "products_updated_since", None)
-        if callable(read_products):
-            for product in read_products(since):
-                products_read += 1
-                results = self._sync.apply_products(product_updates(product, read_now=True))
-                products_changed += sum(1 for r in results if r.decision.apply)
+        for product in self._reader.products_updated_since(since):
+            products_read += 1
+            results = self._sync.apply_products(product_updates(product, read_now=True))
+            products_changed += sum(1 for r in results if r.decision.apply)
         refreshed = 0
         for external_id in self._sync.records_needing_refresh(PLATFORM, ORDER):
             if self.refresh_order(external_id) is not None:
