@@ -28,16 +28,17 @@ counts the claims that may have reached the platform (a `release` gives one back
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.clock import utc_now
 from bot.store.database import Database, rows_changed
@@ -219,24 +220,22 @@ class CommandLog:
         self, platform: str, order_number: str, *, kind: str | None = None
     ) -> list[Command]:
         """An order's commands, oldest first."""
-        query = select(PlatformCommand).where(
-            PlatformCommand.platform == platform, PlatformCommand.order_number == order_number
-        )
+        wanted = [PlatformCommand.order_number == order_number]
         if kind is not None:
-            query = query.where(PlatformCommand.kind == kind)
-        with self._database.session() as session:
-            rows = session.execute(query.order_by(PlatformCommand.id)).scalars()
-            return [_command(row) for row in rows]
+            wanted.append(PlatformCommand.kind == kind)
+        return self._listed(platform, wanted)
 
     def of_kind(
         self, platform: str, kind: str, *, status: CommandStatus | None = None
     ) -> list[Command]:
         """A platform's commands of one kind, oldest first."""
-        query = select(PlatformCommand).where(
-            PlatformCommand.platform == platform, PlatformCommand.kind == kind
-        )
+        wanted = [PlatformCommand.kind == kind]
         if status is not None:
-            query = query.where(PlatformCommand.status == status)
+            wanted.append(PlatformCommand.status == status)
+        return self._listed(platform, wanted)
+
+    def _listed(self, platform: str, wanted: Sequence[ColumnElement[Boolean]]) -> list[Command]:
+        query = select(PlatformCommand).where(PlatformCommand.platform == platform, *wanted)
         with self._database.session() as session:
             rows = session.execute(query.order_by(PlatformCommand.id)).scalars()
             return [_command(row) for row in rows]
