@@ -454,14 +454,13 @@ class PlatformSync:
                 session.flush()
         return email
 
-    @staticmethod
-    def _link_inventory_item(session: Session, platform: str, item_id: str, sku: str) -> None:
+    def _link_inventory_item(self, session: Session, platform: str, item_id: str, sku: str) -> None:
         row = _record(session, platform, INVENTORY_ITEM, item_id, lock=True)
         if row is None:
             session.add(
                 PlatformRecord(
                     platform=platform, resource=INVENTORY_ITEM, external_id=item_id,
-                    local_key=sku, synced_at=utc_now(), needs_refresh=False,
+                    local_key=sku, synced_at=self._clock(), needs_refresh=False,
                 )
             )  # fmt: skip
         else:
