@@ -174,17 +174,7 @@ class CommandLog:
     def update_request(self, claim: Command, request: Mapping[str, Any]) -> bool:
         """Replace what is asked, while `claim` holds (e.g. with what a read before sending
         found, which a later read-after-write compares with). False if the claim is gone."""
-        with self._database.session() as session:
-            result = session.execute(
-                update(PlatformCommand)
-                .where(
-                    PlatformCommand.id == claim.id,
-                    PlatformCommand.attempts == claim.attempts,
-                    PlatformCommand.status == CommandStatus.PENDING,
-                )
-                .values(request=_dump(request), updated_at=self._clock())
-            )
-            return bool(rows_changed(result) == 1)
+        return self._update_claimed(claim, request=_dump(request), updated_at=self._clock())
 
     def release(self, claim: Command, previous: Command, note: str) -> bool:
         """Nothing was sent under `claim` after all (the platform could not be reached before
@@ -192,22 +182,13 @@ class CommandLog:
         was claimed) said, except that a command that was in doubt stays in doubt (UNKNOWN)."""
         now = self._clock()
         status = CommandStatus.UNKNOWN if previous.in_doubt(now, self.lease) else previous.status
-        with self._database.session() as session:
-            result = session.execute(
-                update(PlatformCommand)
-                .where(
-                    PlatformCommand.id == claim.id,
-                    PlatformCommand.attempts == claim.attempts,
-                    PlatformCommand.status == CommandStatus.PENDING,
-                )
-                .values(
-                    status=status,
-                    attempts=previous.attempts,
-                    last_error=note[:_ERROR_SIZE],
-                    updated_at=now,
-                )
-            )
-            return bool(rows_changed(result) == 1)
+        return self._update_claimed(
+            claim,
+            status=status,
+            attempts=previous.attempts,
+            last_error=note[:_ERROR_SIZE],
+            updated_at=now,
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -250,6 +231,17 @@ class CommandLog:
         response: str | None,
         error: str | None,
     ) -> bool:
+        return self._update_claimed(
+            claim,
+            status=status,
+            response=response,
+            last_error=None if error is None else error[:_ERROR_SIZE],
+            updated_at=self._clock(),
+        )
+
+    def _update_claimed(self, claim: Command, **values: Any) -> bool:
+        """Writes `values` only while `claim` still holds (PENDING, same attempt): False when
+        the claim ran out and another caller took the command meanwhile."""
         with self._database.session() as session:
             result = session.execute(
                 update(PlatformCommand)
@@ -258,12 +250,7 @@ class CommandLog:
                     PlatformCommand.attempts == claim.attempts,
                     PlatformCommand.status == CommandStatus.PENDING,
                 )
-                .values(
-                    status=status,
-                    response=response,
-                    last_error=None if error is None else error[:_ERROR_SIZE],
-                    updated_at=self._clock(),
-                )
+                .values(**values)
             )
             return bool(rows_changed(result) == 1)
 
